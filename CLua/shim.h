@@ -1,0 +1,71 @@
+#ifndef BUDGETRAIN_CLUA_SHIM_H
+#define BUDGETRAIN_CLUA_SHIM_H
+// Lua 5.4 for Swift. Swift cannot import Lua's function-like macros, so each one the host
+// needs is restated here as a static inline function with a `br_` prefix.
+//
+// Errors: Swift code must never call lua_error or luaL_check* (they longjmp over Swift
+// frames, skipping deinitialisers and corrupting the Swift runtime's state). A Swift function
+// registered with Lua is wrapped by `br_trampoline`: the Swift side returns a result count, or
+// BR_RAISE after pushing an error message, and the trampoline (a C frame) raises the error.
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#define BR_RAISE (-1)
+
+static inline int br_upvalueindex(int i) { return lua_upvalueindex(i); }
+static inline int br_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int br_multret(void) { return LUA_MULTRET; }
+
+static inline void br_pop(lua_State *L, int n) { lua_pop(L, n); }
+static inline void br_newtable(lua_State *L) { lua_newtable(L); }
+static inline void br_insert(lua_State *L, int idx) { lua_insert(L, idx); }
+static inline void br_remove(lua_State *L, int idx) { lua_remove(L, idx); }
+static inline const char *br_tostring(lua_State *L, int idx) { return lua_tolstring(L, idx, NULL); }
+static inline int br_isnil(lua_State *L, int idx) { return lua_isnil(L, idx); }
+static inline int br_isnoneornil(lua_State *L, int idx) { return lua_isnoneornil(L, idx); }
+static inline int br_istable(lua_State *L, int idx) { return lua_istable(L, idx); }
+static inline int br_isfunction(lua_State *L, int idx) { return lua_isfunction(L, idx); }
+static inline void *br_newuserdata(lua_State *L, size_t size) { return lua_newuserdatauv(L, size, 1); }
+static inline int br_getmetatable_named(lua_State *L, const char *name) { return luaL_getmetatable(L, name); }
+static inline int br_pcall(lua_State *L, int nargs, int nresults, int msgh) {
+    return lua_pcall(L, nargs, nresults, msgh);
+}
+static inline int br_loadbuffer(lua_State *L, const char *buf, size_t size, const char *name) {
+    return luaL_loadbufferx(L, buf, size, name, "t");
+}
+
+/// A Swift function as Lua sees it: returns the number of results it pushed, or BR_RAISE with
+/// the error message on top of the stack.
+typedef int (*br_swift_function)(lua_State *L);
+
+/// Calls the Swift function stored as light userdata in upvalue 1 and raises its error, if any,
+/// from this C frame. Upvalue 2 and beyond are the Swift side's own (it finds its closure there).
+static inline int br_trampoline(lua_State *L) {
+    br_swift_function fn = (br_swift_function)lua_touserdata(L, lua_upvalueindex(1));
+    int n = fn(L);
+    if (n == BR_RAISE) return lua_error(L);
+    return n;
+}
+
+/// Pushes a C closure of `br_trampoline` whose upvalue 1 is `fn` and whose upvalue 2 is `box`
+/// (a light userdata the Swift side uses to find its closure).
+static inline void br_push_swift_function(lua_State *L, br_swift_function fn, void *box) {
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_pushlightuserdata(L, box);
+    lua_pushcclosure(L, br_trampoline, 2);
+}
+
+/// The message handler given to every lua_pcall: appends a traceback to the error message.
+static inline int br_traceback_handler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+static inline void br_push_traceback_handler(lua_State *L) { lua_pushcfunction(L, br_traceback_handler); }
+
+#endif

@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds skip exclusivity checks: the hot loops work on raw buffers the engine owns,
+// and the dynamic checks cost measurable time per step.
+let engineSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "budgetrain",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "budgetrain", targets: ["budgetrain"]),
+        .library(name: "BudgetEngine", targets: ["BudgetEngine"]),
+        .library(name: "LuaHost", targets: ["LuaHost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config; the providers are Debian's -dev packages.
+        .systemLibrary(
+            name: "CLua", path: "CLua", pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // The numerical engine: knows nothing of Lua.
+        .target(name: "BudgetEngine", dependencies: ["CBLAS", "CZlib"], swiftSettings: engineSettings),
+        // The Lua embedding and the Lua-facing API.
+        .target(
+            name: "LuaHost", dependencies: ["CLua", "BudgetEngine"], swiftSettings: engineSettings),
+        .executableTarget(
+            name: "budgetrain",
+            dependencies: [
+                "BudgetEngine", "LuaHost", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: engineSettings),
+
+        .testTarget(name: "BudgetEngineTests", dependencies: ["BudgetEngine"], swiftSettings: engineSettings),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "BudgetEngine"], swiftSettings: engineSettings),
+    ]
+)

@@ -1,0 +1,115 @@
+/// Examples in memory: inputs as Float32 (each of `sampleShape`, e.g. `[1, 28, 28]`) and
+/// integer class labels.
+///
+/// The storage is shared: a `Dataset` is a value holding the storage and the indices of the
+/// examples it contains, so `subset` and `split` cost an index list, not a copy of the images.
+public struct Dataset: Sendable {
+    /// Shared, immutable example storage.
+    public final class Storage: @unchecked Sendable {
+        public let inputs: [Float]
+        public let labels: [Int32]
+        public let sampleShape: [Int]
+        public let sampleSize: Int
+
+        public init(inputs: [Float], labels: [Int32], sampleShape: [Int]) throws {
+            let size = sampleShape.reduce(1, *)
+            guard size > 0, sampleShape.allSatisfy({ $0 > 0 }) else {
+                throw EngineError.invalidArgument("dataset: sample shape \(sampleShape.shapeString) must be positive")
+            }
+            guard inputs.count == labels.count * size else {
+                throw EngineError.invalidArgument("dataset: \(inputs.count) input values do not make \(labels.count) samples of \(sampleShape.shapeString)")
+            }
+            self.inputs = inputs
+            self.labels = labels
+            self.sampleShape = sampleShape
+            self.sampleSize = size
+        }
+    }
+
+    public let storage: Storage
+    /// Indices into the storage of the examples this dataset holds, in order.
+    public let indices: [Int32]
+    /// Number of classes the labels range over (`0 ..< classCount`).
+    public let classCount: Int
+    /// Where the data came from, for messages and records (e.g. `fashion-mnist/train`).
+    public var name: String
+    /// Augmentation applied when training batches are drawn (never at evaluation).
+    public var augmentation: Augmentation = .none
+
+    public init(inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil, name: String) throws {
+        let storage = try Storage(inputs: inputs, labels: labels, sampleShape: sampleShape)
+        let maxLabel = labels.max().map { Int($0) } ?? 0
+        if let bad = labels.first(where: { $0 < 0 }) {
+            throw EngineError.invalidArgument("\(name): negative label \(bad)")
+        }
+        let classes = classCount ?? (maxLabel + 1)
+        guard maxLabel < classes else {
+            throw EngineError.invalidArgument("\(name): label \(maxLabel) is out of range for \(classes) classes")
+        }
+        self.init(storage: storage, indices: (0..<Int32(labels.count)).map { $0 }, classCount: classes, name: name)
+    }
+
+    public init(storage: Storage, indices: [Int32], classCount: Int, name: String) {
+        self.storage = storage
+        self.indices = indices
+        self.classCount = classCount
+        self.name = name
+    }
+
+    public var count: Int { indices.count }
+    public var sampleShape: [Int] { storage.sampleShape }
+
+    /// The first `n` examples after a seeded shuffle.
+    public func subset(count n: Int, seed: UInt64) throws -> Dataset {
+        guard n > 0, n <= count else {
+            throw EngineError.invalidArgument("\(name): subset of \(n) examples from \(count); expected 1 ... \(count)")
+        }
+        var picked = indices
+        var rng = RandomGenerator(seed: seed, stream: 0x5355_4253)
+        picked.withUnsafeMutableBufferPointer { rng.shuffle($0) }
+        var result = Dataset(storage: storage, indices: Array(picked.prefix(n)), classCount: classCount, name: "\(name)[\(n)]")
+        result.augmentation = augmentation
+        return result
+    }
+
+    /// A seeded random fraction (0 < fraction ≤ 1) of the examples.
+    public func subset(fraction: Double, seed: UInt64) throws -> Dataset {
+        guard fraction > 0, fraction <= 1 else {
+            throw EngineError.invalidArgument("\(name): subset fraction must be in (0, 1], got \(fraction)")
+        }
+        return try subset(count: max(1, Int((fraction * Double(count)).rounded())), seed: seed)
+    }
+
+    /// Splits into two disjoint parts after a seeded shuffle: the first holds `fraction` of the
+    /// examples.
+    public func split(fraction: Double, seed: UInt64) throws -> (Dataset, Dataset) {
+        guard fraction > 0, fraction < 1 else {
+            throw EngineError.invalidArgument("\(name): split fraction must be in (0, 1), got \(fraction)")
+        }
+        var picked = indices
+        var rng = RandomGenerator(seed: seed, stream: 0x5350_4C54)
+        picked.withUnsafeMutableBufferPointer { rng.shuffle($0) }
+        let n = min(max(1, Int((fraction * Double(count)).rounded())), count - 1)
+        var first = Dataset(storage: storage, indices: Array(picked[..<n]), classCount: classCount, name: "\(name)[split 1]")
+        var second = Dataset(storage: storage, indices: Array(picked[n...]), classCount: classCount, name: "\(name)[split 2]")
+        first.augmentation = augmentation
+        second.augmentation = augmentation
+        return (first, second)
+    }
+}
+
+/// Seeded data augmentation for images `[C, H, W]`, applied as training batches are drawn.
+public struct Augmentation: Sendable, Equatable {
+    /// Pad by this many zero pixels on each side, then crop back at a random offset (0: off).
+    public var cropPadding: Int = 0
+    /// Mirror left-right with probability 1/2.
+    public var horizontalFlip = false
+
+    public init(cropPadding: Int = 0, horizontalFlip: Bool = false) {
+        self.cropPadding = cropPadding
+        self.horizontalFlip = horizontalFlip
+    }
+
+    public static let none = Augmentation()
+    public var isEnabled: Bool { cropPadding > 0 || horizontalFlip }
+}

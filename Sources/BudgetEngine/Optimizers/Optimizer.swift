@@ -1,0 +1,62 @@
+/// Updates parameters from their accumulated gradients.
+///
+/// An optimizer holds no schedule: the trainer passes the learning rate of each step, computed
+/// from the run's progress. Its internal state (momentum buffers, moment estimates, step count)
+/// can be saved and restored for checkpoints.
+public protocol Optimizer: AnyObject {
+    var parameters: [Parameter] { get }
+    func step(learningRate: Float)
+    /// The internal state, for checkpoints.
+    func state() -> OptimizerState
+    /// Restores state saved by `state()` from an optimizer over parameters of the same shapes.
+    func load(_ state: OptimizerState) throws
+}
+
+/// An optimizer's internal state: named buffers per parameter, plus a step count.
+public struct OptimizerState: Codable, Equatable, Sendable {
+    public var kind: String
+    public var step: Int
+    /// `buffers[name][i]` is the buffer `name` of parameter `i` (empty before the first step).
+    public var buffers: [String: [[Float]]]
+
+    public init(kind: String, step: Int, buffers: [String: [[Float]]]) {
+        self.kind = kind
+        self.step = step
+        self.buffers = buffers
+    }
+}
+
+/// The settings of an optimizer without its parameters: what a script declares once and every
+/// run of a sweep turns into a fresh optimizer for its fresh model.
+public protocol OptimizerSpec: CustomStringConvertible, Sendable {
+    /// The base learning rate the schedule multiplies.
+    var learningRate: Double { get }
+    func make(for parameters: [Parameter]) -> Optimizer
+    /// Settings as plain values, for the run's recorded configuration.
+    var settings: [String: Double] { get }
+}
+
+/// Allocates one zeroed buffer per parameter.
+func zeroBuffers(like parameters: [Parameter]) -> [Tensor] {
+    parameters.map { Tensor(shape: $0.value.shape) }
+}
+
+extension Array where Element == Tensor {
+    var asArrays: [[Float]] { map { $0.values } }
+
+    /// Copies saved arrays into these buffers, checking the counts.
+    func load(_ arrays: [[Float]]?, name: String, kind: String) throws {
+        guard let arrays else {
+            throw EngineError.invalidArgument("\(kind) state: missing buffer '\(name)'")
+        }
+        guard arrays.count == count else {
+            throw EngineError.invalidArgument("\(kind) state: '\(name)' has \(arrays.count) buffers for \(count) parameters")
+        }
+        for (tensor, values) in zip(self, arrays) {
+            guard values.count == tensor.count else {
+                throw EngineError.invalidArgument("\(kind) state: '\(name)' buffer of \(values.count) values for a parameter of \(tensor.count)")
+            }
+            values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: values.count) }
+        }
+    }
+}

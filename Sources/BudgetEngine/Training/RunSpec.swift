@@ -1,0 +1,103 @@
+/// Everything one training run needs. A grid of runs shares most of it; each run gets a fresh
+/// model from `makeModel`, seeded from `seed`.
+public struct RunSpec {
+    /// Builds the model, drawing its initial weights from the generator.
+    public var makeModel: (inout RandomGenerator) throws -> Layer
+    public var makeLoss: () -> Loss
+    public var optimizer: OptimizerSpec
+    public var train: Dataset
+    public var test: Dataset?
+    public var batchSize: Int
+    /// This run's budget.
+    public var budget: Budget
+    /// The experiment's full budget (budget-unaware schedules are planned for it).
+    public var fullBudget: Budget
+    public var schedule: Schedule
+    public var seed: UInt64
+    /// Progress points after which the test set is evaluated (1.0 = the end of the run).
+    public var evaluateAt: [Double]
+    /// Progress points after which the full-batch gradient norm is measured.
+    public var gradNormAt: [Double]
+
+    public init(
+        makeModel: @escaping (inout RandomGenerator) throws -> Layer,
+        makeLoss: @escaping () -> Loss = { CrossEntropy() },
+        optimizer: OptimizerSpec, train: Dataset, test: Dataset?, batchSize: Int,
+        budget: Budget, fullBudget: Budget? = nil, schedule: Schedule, seed: UInt64,
+        evaluateAt: [Double] = [1.0], gradNormAt: [Double] = []
+    ) {
+        self.makeModel = makeModel
+        self.makeLoss = makeLoss
+        self.optimizer = optimizer
+        self.train = train
+        self.test = test
+        self.batchSize = batchSize
+        self.budget = budget
+        self.fullBudget = fullBudget ?? budget
+        self.schedule = schedule
+        self.seed = seed
+        self.evaluateAt = evaluateAt
+        self.gradNormAt = gradNormAt
+    }
+}
+
+/// How a run ended.
+public enum RunStatus: String, Sendable, Codable {
+    /// Trained the whole budget.
+    case ok
+    /// The training loss became NaN or infinite; training stopped there.
+    case diverged
+    /// An error stopped the run (its message is in `RunResult.message`).
+    case failed
+}
+
+/// One optimizer step, as observers see it.
+public struct StepRecord: Sendable {
+    public var step: Int
+    public var progress: Double
+    public var epoch: Int
+    public var learningRate: Double
+    public var loss: Double
+    /// Steps in the run's budget (nil for a wall-clock budget).
+    public var budgetSteps: Int?
+    /// Seconds of training so far.
+    public var elapsed: Double
+}
+
+/// An evaluation at a progress point.
+public struct EvaluationRecord: Sendable, Codable {
+    public var step: Int
+    public var progress: Double
+    public var testLoss: Double?
+    public var testAccuracy: Double?
+    /// Mean training loss over the steps since the previous evaluation.
+    public var trainLoss: Double?
+    /// Full-batch gradient norm, when a probe asked for it at this point.
+    public var gradNorm: Double?
+}
+
+/// The outcome of a run.
+public struct RunResult: Sendable {
+    public var status: RunStatus
+    public var steps: Int
+    /// Training time in seconds (evaluation and probes excluded).
+    public var seconds: Double
+    /// Learning rate of the last step taken.
+    public var finalLearningRate: Double
+    /// Mean training loss over the last 10% of the steps (at least one).
+    public var trainLoss: Double
+    public var testLoss: Double?
+    public var testAccuracy: Double?
+    /// The last measured full-batch gradient norm.
+    public var gradNorm: Double?
+    public var evaluations: [EvaluationRecord]
+    /// Why the run diverged or failed.
+    public var message: String?
+}
+
+/// Receives the run's progress; the CLI draws its progress bar and the experiment writes its
+/// metrics from these calls.
+public protocol TrainingObserver: AnyObject {
+    func didStep(_ record: StepRecord)
+    func didEvaluate(_ record: EvaluationRecord)
+}

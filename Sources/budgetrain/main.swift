@@ -1,0 +1,2 @@
+import BudgetEngine
+print("budgetrain")

@@ -1,0 +1,54 @@
+import Testing
+@testable import BudgetEngine
+
+/// Four Gaussian blobs in 2-d, well separated: a model that learns anything gets them right.
+func gaussianBlobs(count: Int, seed: UInt64) throws -> Dataset {
+    var rng = RandomGenerator(seed: seed)
+    let centers: [(Float, Float)] = [(-2, -2), (2, -2), (-2, 2), (2, 2)]
+    var inputs: [Float] = [], labels: [Int32] = []
+    for i in 0..<count {
+        let c = i % centers.count
+        inputs += [centers[c].0 + 0.5 * rng.normal(), centers[c].1 + 0.5 * rng.normal()]
+        labels.append(Int32(c))
+    }
+    return try Dataset(inputs: inputs, labels: labels, sampleShape: [2], name: "blobs")
+}
+
+func mlp(_ sizes: [Int]) -> (inout RandomGenerator) throws -> Layer {
+    { rng in
+        var layers: [Layer] = []
+        for i in 0..<(sizes.count - 1) {
+            layers.append(try Linear(inputs: sizes[i], outputs: sizes[i + 1], rng: &rng))
+            if i < sizes.count - 2 { layers.append(ReLU()) }
+        }
+        return Sequential(layers)
+    }
+}
+
+@Suite struct TrainerTests {
+    @Test func mlpLearnsBlobs() throws {
+        let train = try gaussianBlobs(count: 2000, seed: 1)
+        let test = try gaussianBlobs(count: 500, seed: 2)
+        let spec = RunSpec(
+            makeModel: mlp([2, 32, 4]), optimizer: try SGD.Options(learningRate: 0.1, momentum: 0.9),
+            train: train, test: test, batchSize: 32, budget: .epochs(3), schedule: LinearSchedule(), seed: 7)
+        let result = try Trainer(spec: spec).run()
+        #expect(result.status == .ok)
+        #expect(result.steps == 3 * 63)
+        #expect((result.testAccuracy ?? 0) >= 0.95)
+        // Linear decay: the last step trains at multiplier (budget-1)/budget... of 1 - p.
+        #expect(abs(result.finalLearningRate - 0.1 * (1.0 / Double(result.steps))) < 1e-12)
+    }
+
+    @Test func sameSeedSameResult() throws {
+        let train = try gaussianBlobs(count: 500, seed: 1)
+        func run() throws -> RunResult {
+            try Trainer(spec: RunSpec(
+                makeModel: mlp([2, 16, 4]), optimizer: try SGD.Options(learningRate: 0.05, momentum: 0.9),
+                train: train, test: train, batchSize: 50, budget: .iterations(40), schedule: LinearSchedule(), seed: 3)).run()
+        }
+        let a = try run(), b = try run()
+        #expect(a.trainLoss == b.trainLoss)
+        #expect(a.testLoss == b.testLoss)
+    }
+}
