@@ -10,12 +10,20 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <string.h>
 
+/// Returned by a Swift function: raise the message on top of the stack, prefixed with the
+/// position of the Lua code that called the function (`exp.lua:12: `), as luaL_error does.
 #define BR_RAISE (-1)
+/// Returned by a Swift function: raise the value on top of the stack as it is (it already
+/// carries a position and a traceback, e.g. an error from a Lua function the Swift side called).
+#define BR_RAISE_AS_IS (-2)
 
 static inline int br_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline int br_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline int br_multret(void) { return LUA_MULTRET; }
+static inline int br_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
+static inline int br_noref(void) { return LUA_NOREF; }
 
 static inline void br_pop(lua_State *L, int n) { lua_pop(L, n); }
 static inline void br_newtable(lua_State *L) { lua_newtable(L); }
@@ -26,6 +34,15 @@ static inline int br_isnil(lua_State *L, int idx) { return lua_isnil(L, idx); }
 static inline int br_isnoneornil(lua_State *L, int idx) { return lua_isnoneornil(L, idx); }
 static inline int br_istable(lua_State *L, int idx) { return lua_istable(L, idx); }
 static inline int br_isfunction(lua_State *L, int idx) { return lua_isfunction(L, idx); }
+static inline lua_Number br_tonumber(lua_State *L, int idx) { return lua_tonumberx(L, idx, NULL); }
+static inline void br_pushglobaltable(lua_State *L) { lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); }
+/// Opens the standard libraries, each in protected mode (luaL_openlibs may raise on memory
+/// errors, which must not longjmp over the Swift caller). Returns a lua_pcall status.
+static inline int br_openlibs_protected_body(lua_State *L) { luaL_openlibs(L); return 0; }
+static inline int br_openlibs(lua_State *L) {
+    lua_pushcfunction(L, br_openlibs_protected_body);
+    return lua_pcall(L, 0, 0, 0);
+}
 static inline void *br_newuserdata(lua_State *L, size_t size) { return lua_newuserdatauv(L, size, 1); }
 static inline int br_getmetatable_named(lua_State *L, const char *name) { return luaL_getmetatable(L, name); }
 static inline int br_pcall(lua_State *L, int nargs, int nresults, int msgh) {
@@ -44,7 +61,13 @@ typedef int (*br_swift_function)(lua_State *L);
 static inline int br_trampoline(lua_State *L) {
     br_swift_function fn = (br_swift_function)lua_touserdata(L, lua_upvalueindex(1));
     int n = fn(L);
-    if (n == BR_RAISE) return lua_error(L);
+    if (n == BR_RAISE) {
+        luaL_where(L, 1);      /* "script.lua:LINE: " of the Lua code that called us */
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    if (n == BR_RAISE_AS_IS) return lua_error(L);
     return n;
 }
 
@@ -57,8 +80,11 @@ static inline void br_push_swift_function(lua_State *L, br_swift_function fn, vo
 }
 
 /// The message handler given to every lua_pcall: appends a traceback to the error message.
+/// A message that already carries one (an error that came back through a nested lua_pcall,
+/// whose traceback covers the whole stack) is passed on unchanged, so it is not traced twice.
 static inline int br_traceback_handler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
+    if (msg != NULL && strstr(msg, "\nstack traceback:") != NULL) return 1;
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));

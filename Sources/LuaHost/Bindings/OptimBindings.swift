@@ -1,0 +1,43 @@
+import BudgetEngine
+
+/// The `optim` namespace: optimizer settings (`OptimizerSpec`). `train{}` makes a fresh
+/// optimizer from them for each run's fresh model.
+///
+/// ```lua
+/// optim.sgd { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 5e-4 }
+/// ```
+enum OptimBindings {
+    static func register(in registry: BindingRegistry) throws {
+        try registry.optimizer("optim.sgd", fields: ["lr", "momentum", "nesterov", "weight_decay"]) { o in
+            try SGD.Options(
+                learningRate: o.requiredNumber("lr"), momentum: o.number("momentum", default: 0),
+                nesterov: o.boolean("nesterov", default: false), weightDecay: o.number("weight_decay", default: 0))
+        }
+    }
+
+    static func registerTypes(in registry: BindingRegistry) throws {
+        try registry.type(OptimizerHandle.self) { t in
+            t.description { $0.spec.description }
+            t.property("lr") { .number($0.spec.learningRate) }
+            t.property("settings") { handle in
+                .record(handle.spec.settings.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })
+            }
+        }
+    }
+}
+
+extension BindingRegistry {
+    /// Registers an optimizer taking one option table with exactly `fields`.
+    ///
+    /// ```swift
+    /// try registry.optimizer("optim.adam", fields: ["lr", "beta1"]) { o in try Adam.Options(...) }
+    /// ```
+    func optimizer(_ name: String, fields: [String], _ make: @escaping (LuaOptions) throws -> OptimizerSpec) throws {
+        try function(name) { args in
+            guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
+            let options = try args.options(1, fields: fields)
+            try args.noMore(than: 1)
+            return .object(OptimizerHandle(try make(options)))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+import BudgetEngine
+import CLua
+import Foundation
+
+/// `train{...}`: one training run, now, returning its result table.
+///
+/// ```lua
+/// local r = train {
+///   data = fm,                                  -- { train = ds, test = ds } or one dataset
+///   model = function() return models.mlp{} end, -- a factory (fresh seeded weights) or a module
+///   optimizer = optim.sgd { lr = 0.1, momentum = 0.9 },
+///   budget = { epochs = 2 },                    -- or { iterations = n } or { seconds = s }
+///   schedule = schedule.linear(),               -- or any function(p, ctx)
+/// }
+/// print(r.test_accuracy, r.status)
+/// ```
+/// In check mode (`budgetrain check`) it trains nothing: it builds the model, pushes one batch
+/// through it and evaluates the schedule at a few points (see `RunCheck`).
+enum TrainBinding {
+    static let fields = [
+        "data", "model", "loss", "optimizer", "batch_size", "budget", "full_budget", "schedule",
+        "seed", "eval_every", "log", "name",
+    ]
+
+    static func register(in registry: BindingRegistry, host: ScriptHost) throws {
+        try registry.function("train") { [unowned host] args in
+            guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
+            let o = try args.options(1, fields: fields)
+            try args.noMore(than: 1)
+            let position = host.state.position(level: 1)
+            let request = try TrainRequest(o, host: host)
+            let label = request.name ?? "train" + (position.map { " at \($0)" } ?? "")
+            switch host.options.mode {
+            case .check:
+                let check = try RunCheck.run(request.spec)
+                host.checkReports.append("\(label): \(check.report)")
+                host.completedRuns += 1
+                return check.result
+            case .run:
+                let result = try request.run(label: label, host: host)
+                host.completedRuns += 1
+                return resultTable(result, request: request)
+            }
+        }
+    }
+
+    /// The result table a script receives.
+    static func resultTable(_ r: RunResult, request: TrainRequest) -> LuaValue {
+        var fields: [(String, LuaValue)] = [
+            ("status", .string(r.status.rawValue)),
+            ("steps", .integer(r.steps)),
+            ("seconds", .number(r.seconds)),
+            ("final_lr", .number(r.finalLearningRate)),
+            ("train_loss", .number(r.trainLoss)),
+            ("test_loss", .optional(r.testLoss)),
+            ("test_accuracy", .optional(r.testAccuracy)),
+            ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
+        ]
+        if let message = r.message { fields.append(("message", .string(message))) }
+        fields.append(("evaluations", .array(r.evaluations.map { e in
+            .record([
+                ("step", .integer(e.step)), ("progress", .number(e.progress)),
+                ("train_loss", .optional(e.trainLoss)), ("test_loss", .optional(e.testLoss)),
+                ("test_accuracy", .optional(e.testAccuracy)),
+            ])
+        })))
+        return .record(fields)
+    }
+}
+
+/// The fields of a `train{}` call, read and checked before anything runs.
+struct TrainRequest {
+    var spec: RunSpec
+    var name: String?
+    var logPath: String?
+
+    init(_ o: LuaOptions, host: ScriptHost) throws {
+        let (train, test) = try Self.readData(o)
+        let model = try Self.readModel(o, host: host)
+        let loss = try o.object("loss", as: LossHandle.self)
+        guard let optimizer = try o.object("optimizer", as: OptimizerHandle.self) else {
+            throw o.mismatch("optimizer", expected: "optimizer (e.g. optim.sgd { lr = 0.1 })")
+        }
+        let batchSize = try o.integer("batch_size", default: 128)
+        guard batchSize > 0 else { throw o.bad("batch_size", "a positive integer expected, got \(batchSize)") }
+        guard let budget = try Self.readBudget(o, key: "budget") else {
+            throw o.mismatch("budget", expected: "table { epochs = n } | { iterations = n } | { seconds = s }")
+        }
+        let fullBudget = try Self.readBudget(o, key: "full_budget")
+        let schedule = try o.schedule("schedule") ?? LinearSchedule()
+        let seed = try o.integer("seed") ?? Int(truncatingIfNeeded: host.options.seed)
+        guard seed >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seed)") }
+        var evaluateAt = [1.0]
+        if let every = try o.number("eval_every") {
+            guard every > 0, every <= 1 else { throw o.bad("eval_every", "a fraction of the budget in (0, 1] expected, got \(every)") }
+            evaluateAt = Self.progressPoints(every: every)
+        }
+        name = try o.string("name")
+        logPath = try o.string("log")
+        spec = RunSpec(
+            makeModel: model, makeLoss: loss?.make ?? { CrossEntropy() }, optimizer: optimizer.spec,
+            train: train, test: test, batchSize: batchSize, budget: budget, fullBudget: fullBudget,
+            schedule: schedule, seed: UInt64(seed), evaluateAt: evaluateAt)
+    }
+
+    /// `1·every, 2·every, ..., 1` (the end of the run is always included).
+    static func progressPoints(every: Double) -> [Double] {
+        let n = Int((1 / every + 1e-9).rounded(.down))
+        var points = (1...max(n, 1)).map { Double($0) * every }.filter { $0 < 1 - 1e-9 }
+        points.append(1)
+        return points
+    }
+
+    /// `data = ds` or `data = { train = ds, test = ds }`.
+    static func readData(_ o: LuaOptions) throws -> (Dataset, Dataset?) {
+        let state = o.state
+        return try o.withField("data") { index in
+            guard let index else { throw o.mismatch("data", expected: "table { train = Dataset, test = Dataset } or Dataset") }
+            if let d = state.object(at: index, as: DatasetHandle.self) { return (d.dataset, nil) }
+            guard state.type(at: index) == LUA_TTABLE else {
+                throw o.mismatch("data", expected: "table { train = Dataset, test = Dataset } or Dataset")
+            }
+            let sets = try LuaOptions(validating: index, state: state, function: o.function, fields: ["train", "test"], prefix: "data.")
+            guard let train = try sets.object("train", as: DatasetHandle.self) else {
+                throw sets.mismatch("train", expected: "Dataset")
+            }
+            let test = try sets.object("test", as: DatasetHandle.self)
+            if let test, test.dataset.sampleShape != train.dataset.sampleShape {
+                throw o.bad("data", "test examples are \(test.dataset.sampleShape.shapeString) but training examples are \(train.dataset.sampleShape.shapeString)")
+            }
+            return (train.dataset, test?.dataset)
+        }
+    }
+
+    /// `model = function() ... end` (a factory, called once per run with the initialisation
+    /// generator seeded from the run's seed) or `model = module` (used as it is).
+    static func readModel(_ o: LuaOptions, host: ScriptHost) throws -> (inout RandomGenerator) throws -> Layer {
+        let state = o.state
+        return try o.withField("model") { index in
+            guard let index else { throw o.mismatch("model", expected: "function returning a module, or module") }
+            if let module = state.object(at: index, as: ModuleHandle.self) {
+                let layer = module.layer
+                return { _ in
+                    try ModelStructure.validate(layer)
+                    return layer
+                }
+            }
+            guard state.type(at: index) == LUA_TFUNCTION else {
+                throw o.mismatch("model", expected: "function returning a module, or module")
+            }
+            state.pushValue(at: index)
+            let factory = state.makeReference()
+            let function = o.function
+            return { [unowned host] rng in
+                // The factory's layers draw from the run's generator; the host's own
+                // generator continues where it was once the factory returns.
+                let outside = host.initialisation
+                host.initialisation = rng
+                defer {
+                    rng = host.initialisation
+                    host.initialisation = outside
+                }
+                let state = host.state
+                let saved = state.top
+                defer { state.setTop(saved) }
+                factory.push()
+                try state.protectedCall(arguments: 0, results: 1)
+                guard let module = state.object(at: -1, as: ModuleHandle.self) else {
+                    throw BindingError.badField("model", to: function, "the factory returned \(state.typeName(at: -1)), a module expected (end it with: return nn.Sequential { ... })")
+                }
+                try ModelStructure.validate(module.layer)
+                return module.layer
+            }
+        }
+    }
+
+    /// `{ epochs = e }`, `{ iterations = n }` or `{ seconds = s }`.
+    static func readBudget(_ o: LuaOptions, key: String) throws -> Budget? {
+        try o.nested(key, fields: ["epochs", "iterations", "seconds"]) { b in
+            guard let b else { return nil }
+            let epochs = try b.number("epochs"), iterations = try b.integer("iterations"), seconds = try b.number("seconds")
+            let given = [epochs != nil, iterations != nil, seconds != nil].filter { $0 }.count
+            guard given == 1 else {
+                throw o.bad(key, "exactly one of epochs, iterations or seconds expected, got \(given)")
+            }
+            let budget: Budget = epochs.map { .epochs($0) } ?? iterations.map { .iterations($0) } ?? .seconds(seconds ?? 0)
+            do { try budget.validate() } catch { throw o.bad(key, userMessage(for: error)) }
+            return budget
+        }
+    }
+
+    /// Trains, with the progress reporter and the step log (if any) observing.
+    func run(label: String, host: ScriptHost) throws -> RunResult {
+        var observers: [TrainingObserver] = []
+        if let logPath { observers.append(try StepLog(path: logPath)) }
+        if let progress = host.progress, let observer = progress.runWillStart(label: label, budget: spec.budget) {
+            observers.append(observer)
+        }
+        let group = ObserverGroup(observers)
+        let trainer = Trainer(spec: spec, observer: group)
+        do {
+            let result = try withExtendedLifetime(group) { try trainer.run() }
+            host.progress?.runDidFinish(label: label, result: result)
+            return result
+        } catch {
+            host.progress?.runDidFinish(label: label, result: nil)
+            throw error
+        }
+    }
+}
+
+/// Forwards the trainer's calls to several observers.
+final class ObserverGroup: TrainingObserver {
+    let members: [TrainingObserver]
+    init(_ members: [TrainingObserver]) { self.members = members }
+    func didStep(_ record: StepRecord) { for m in members { m.didStep(record) } }
+    func didEvaluate(_ record: EvaluationRecord) { for m in members { m.didEvaluate(record) } }
+}

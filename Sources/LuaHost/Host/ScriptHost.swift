@@ -1,0 +1,168 @@
+import BudgetEngine
+import CLua
+import Foundation
+
+/// The version the CLI and scripts (`budgetrain.version`) report.
+public enum BudgetrainVersion {
+    public static let string = "0.1.0"
+}
+
+/// Runs budgetrain scripts: a Lua state with the budgetrain API (`nn`, `optim`, `data`,
+/// `schedule`, `train`, ...), the module search path and the embedded standard library.
+///
+/// ```swift
+/// let host = try ScriptHost(options: .init(seed: 1))
+/// try host.runScript(at: "exp.lua", arguments: ["--quick"])
+/// try host.runDeclarations()
+/// ```
+public final class ScriptHost {
+    public enum Mode: String, Sendable {
+        /// Train what the script asks for.
+        case run
+        /// Build every model and push one batch through it, train nothing.
+        case check
+    }
+
+    public struct Options {
+        /// The global seed (`--seed`): default seed of `train{}` and of weights built outside a run.
+        public var seed: UInt64
+        public var mode: Mode
+        /// Where runs write their outputs (`--out`).
+        public var outputDirectory: String
+        /// Extra module directories or `?.lua` patterns (`BUDGETRAIN_PATH`), searched after
+        /// the script's own directory.
+        public var searchPath: [String]
+
+        public init(seed: UInt64 = 0, mode: Mode = .run, outputDirectory: String = "runs", searchPath: [String] = []) {
+            self.seed = seed
+            self.mode = mode
+            self.outputDirectory = outputDirectory
+            self.searchPath = searchPath
+        }
+    }
+
+    public let options: Options
+    public let state: LuaState
+    public let registry: BindingRegistry
+
+    /// Draws the initial weights of the layers a script builds. `train{}` reseeds it from the
+    /// run's seed before calling the model factory, so a factory builds the same weights for
+    /// the same seed; outside a run it continues from the global seed.
+    public var initialisation: RandomGenerator
+
+    /// Shows the progress of runs (the CLI's progress bar); nil shows nothing.
+    public var progress: RunProgressReporter?
+
+    /// What the script declared for the host to carry out after it has run (see
+    /// `ScriptDeclaration`), in order.
+    public private(set) var declarations: [ScriptDeclaration] = []
+
+    /// One line per `train{}` validated in check mode.
+    public internal(set) var checkReports: [String] = []
+
+    /// Runs `train{}` has completed (all modes).
+    public internal(set) var completedRuns = 0
+
+    /// The stream of `RandomGenerator` the initialisation generator uses; the trainer seeds
+    /// a run's model from the same stream of the run's seed.
+    static let initialisationStream: UInt64 = 0x1417
+
+    public init(options: Options = Options()) throws {
+        self.options = options
+        state = try LuaState()
+        registry = BindingRegistry(state: state)
+        initialisation = RandomGenerator(seed: options.seed, stream: Self.initialisationStream)
+        try registerBindings()
+        try installStandardLibrarySearcher()
+    }
+
+    /// Every namespace of the Lua API. A new engine type is one registration in one of these.
+    private func registerBindings() throws {
+        try registerObjectTypes()
+        try NNBindings.register(in: registry, host: self)
+        try OptimBindings.register(in: registry)
+        try ScheduleBindings.register(in: registry)
+        try DataBindings.register(in: registry)
+        try TrainBinding.register(in: registry, host: self)
+        try registry.global("budgetrain", .record([
+            ("version", .string(BudgetrainVersion.string)),
+            ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
+            ("mode", .string(options.mode.rawValue)),
+            ("out_dir", .string(options.outputDirectory)),
+        ]))
+    }
+
+    private func registerObjectTypes() throws {
+        try NNBindings.registerTypes(in: registry)
+        try OptimBindings.registerTypes(in: registry)
+        try ScheduleBindings.registerTypes(in: registry)
+        try DataBindings.registerTypes(in: registry)
+    }
+
+    /// Runs the script at `path` with its command-line `arguments`: they arrive in the global
+    /// `arg` (`arg[0]` the script path, `arg[1] ...` the arguments) and as the chunk's `...`,
+    /// as with the `lua` interpreter. `require` looks next to the script first.
+    public func runScript(at path: String, arguments: [String] = []) throws {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ScriptFileError(path: path)
+        }
+        try setModuleSearchPath(scriptDirectory: (path as NSString).deletingLastPathComponent)
+        state.preservingStack {
+            state.newTable(arrayCount: Int32(arguments.count), recordCount: 1)
+            state.push(path)
+            lua_rawseti(state.L, -2, 0)
+            for (i, a) in arguments.enumerated() {
+                state.push(a)
+                lua_rawseti(state.L, -2, lua_Integer(i + 1))
+            }
+            state.pushGlobals()
+            state.pushValue(at: -2)
+            state.setField("arg", inTableAt: -2)
+        }
+        try state.preservingStack {
+            try state.loadFile(path)
+            for a in arguments { state.push(a) }
+            try state.protectedCall(arguments: Int32(arguments.count), results: 0)
+        }
+    }
+
+    /// Records a declaration for `runDeclarations` (bindings such as `experiment{}` call this).
+    public func declare(_ declaration: ScriptDeclaration) { declarations.append(declaration) }
+
+    /// Carries out (or, in check mode, validates) everything the script declared, in order.
+    public func runDeclarations() throws {
+        for d in declarations {
+            switch options.mode {
+            case .run: try d.run(in: self)
+            case .check: try d.check(in: self)
+            }
+        }
+    }
+}
+
+/// The script file given on the command line cannot be read.
+public struct ScriptFileError: Error, UserFacingError {
+    public let path: String
+    public var description: String {
+        FileManager.default.fileExists(atPath: path) ? "cannot read \(path)" : "\(path): no such file"
+    }
+}
+
+/// Something a script declares for the host to carry out after the script itself has run,
+/// such as an experiment grid. The binding that creates it calls `ScriptHost.declare`; the CLI
+/// calls `ScriptHost.runDeclarations` once the script returns.
+public protocol ScriptDeclaration: AnyObject {
+    /// How messages and progress name it (e.g. the experiment's name).
+    var label: String { get }
+    func run(in host: ScriptHost) throws
+    /// Validates without training (`budgetrain check`).
+    func check(in host: ScriptHost) throws
+}
+
+/// Shows runs as they train (the CLI draws a progress bar from these calls).
+public protocol RunProgressReporter: AnyObject {
+    /// A run is about to start; the returned observer receives its steps.
+    func runWillStart(label: String, budget: Budget) -> TrainingObserver?
+    /// The run ended (`result` nil when it stopped with an error).
+    func runDidFinish(label: String, result: RunResult?)
+}

@@ -1,0 +1,209 @@
+import CLua
+
+/// A Lua 5.4 interpreter, owned by Swift.
+///
+/// The rules that keep Lua's `longjmp`-based errors away from Swift frames live here:
+/// - every call into Lua goes through `protectedCall`, i.e. `lua_pcall` with the traceback
+///   handler, and comes back as a thrown `LuaScriptError`;
+/// - the stack is only read with API functions that cannot raise (`lua_rawget`, `lua_rawgeti`,
+///   `lua_rawlen`, `lua_next`, `lua_type`, `lua_to*` on values of the right type);
+/// - Swift functions Lua calls report errors by returning `BR_RAISE` and let the C trampoline
+///   raise (see `SwiftFunction.swift`).
+///
+/// Not thread-safe: a state and everything holding it belong to one thread.
+public final class LuaState {
+    /// The raw `lua_State *`.
+    public let L: OpaquePointer
+    /// Closures registered as Lua functions. Lua holds them as light userdata, so they must
+    /// live exactly as long as the state does.
+    var functionBoxes: [SwiftFunctionBox] = []
+
+    public init() throws {
+        guard let state = luaL_newstate() else { throw HostError("cannot create a Lua state (out of memory)") }
+        L = state
+        guard br_openlibs(state) == LUA_OK else {
+            lua_close(state)
+            throw HostError("cannot open the Lua standard libraries (out of memory)")
+        }
+    }
+
+    deinit { lua_close(L) }
+
+    // MARK: Stack
+
+    public var top: Int32 { lua_gettop(L) }
+    public func setTop(_ index: Int32) { lua_settop(L, index) }
+    public func pop(_ n: Int32 = 1) { br_pop(L, n) }
+
+    /// The absolute position of a (possibly negative, relative) stack index.
+    public func absolute(_ index: Int32) -> Int32 { lua_absindex(L, index) }
+
+    /// Runs `body` and restores the stack height afterwards, whatever `body` left on it.
+    public func preservingStack<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = top
+        defer { setTop(saved) }
+        return try body()
+    }
+
+    // MARK: Reading values (never raises)
+
+    public func type(at index: Int32) -> Int32 { lua_type(L, index) }
+    public func isNoneOrNil(_ index: Int32) -> Bool { lua_type(L, index) <= LUA_TNIL }
+
+    /// The string at `index`, only if the value *is* a string (numbers are not converted, so
+    /// this is safe during a `lua_next` traversal).
+    public func string(at index: Int32) -> String? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let chars = lua_tolstring(L, index, &length) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: chars, count: length), as: UTF8.self)
+    }
+
+    /// The number at `index`, only if the value is a number.
+    public func number(at index: Int32) -> Double? {
+        guard lua_type(L, index) == LUA_TNUMBER else { return nil }
+        return br_tonumber(L, index)
+    }
+
+    /// The integer at `index`: a Lua integer, or a float with an exact integer value.
+    public func integer(at index: Int32) -> Int? {
+        guard lua_type(L, index) == LUA_TNUMBER else { return nil }
+        if lua_isinteger(L, index) != 0 { return Int(lua_tointegerx(L, index, nil)) }
+        let x = br_tonumber(L, index)
+        guard x.rounded() == x, abs(x) < 0x1p62 else { return nil }
+        return Int(x)
+    }
+
+    public func boolean(at index: Int32) -> Bool? {
+        guard lua_type(L, index) == LUA_TBOOLEAN else { return nil }
+        return lua_toboolean(L, index) != 0
+    }
+
+    /// What users call the type of the value at `index`: Lua's basic type name, or for a
+    /// budgetrain object the name its metatable declares (`Module`, `Dataset`, ...).
+    public func typeName(at index: Int32) -> String {
+        let t = lua_type(L, index)
+        if t == LUA_TNONE { return "no value" }
+        if t == LUA_TUSERDATA, let name = objectTypeName(at: index) { return name }
+        return String(cString: lua_typename(L, t))
+    }
+
+    // MARK: Pushing values
+
+    public func pushNil() { lua_pushnil(L) }
+    public func push(_ s: String) { _ = s.withCString { lua_pushstring(L, $0) } }
+    public func push(_ x: Double) { lua_pushnumber(L, x) }
+    public func push(_ n: Int) { lua_pushinteger(L, lua_Integer(n)) }
+    public func push(_ b: Bool) { lua_pushboolean(L, b ? 1 : 0) }
+    public func pushValue(at index: Int32) { lua_pushvalue(L, index) }
+    public func newTable(arrayCount: Int32 = 0, recordCount: Int32 = 0) { lua_createtable(L, arrayCount, recordCount) }
+
+    /// Pushes the globals table (without going through `_G`, which a script may replace).
+    public func pushGlobals() { br_pushglobaltable(L) }
+
+    /// `t[key] = value` for the table at `table`, with the value on top of the stack (popped).
+    /// Raw: no metamethods run.
+    public func setField(_ key: String, inTableAt table: Int32) {
+        let t = absolute(table)
+        push(key)
+        lua_rotate(L, -2, 1)  // key below value
+        lua_rawset(L, t)
+    }
+
+    /// Pushes `t[key]` (raw) of the table at `table` and returns its type.
+    @discardableResult
+    public func getField(_ key: String, inTableAt table: Int32) -> Int32 {
+        let t = absolute(table)
+        push(key)
+        return lua_rawget(L, t)
+    }
+
+    // MARK: Calling Lua
+
+    /// Calls the function below `arguments` values on top of the stack, in protected mode
+    /// with the traceback handler. Leaves `results` values (or all, for `br_multret()`) on
+    /// the stack; on error pops everything it was given and throws the message and traceback.
+    public func protectedCall(arguments: Int32, results: Int32) throws {
+        let functionIndex = top - arguments
+        br_push_traceback_handler(L)
+        lua_rotate(L, functionIndex, 1)  // handler below the function
+        let status = br_pcall(L, arguments, results, functionIndex)
+        if status != LUA_OK {
+            let message = string(at: -1) ?? "(error object is a \(typeName(at: -1)) value)"
+            setTop(functionIndex - 1)
+            throw LuaScriptError(message: message)
+        }
+        br_remove(L, functionIndex)
+    }
+
+    /// Compiles the file at `path` and pushes the chunk as a function. Error messages and
+    /// tracebacks name it `path` (the chunk name is `@path`).
+    public func loadFile(_ path: String) throws {
+        let status = path.withCString { luaL_loadfilex(L, $0, "t") }
+        guard status == LUA_OK else {
+            let message = string(at: -1) ?? "cannot load \(path)"
+            pop()
+            throw LuaScriptError(message: message)
+        }
+    }
+
+    /// Compiles `source` under `chunkName` (e.g. `@budgetrain/models.lua`) and pushes it.
+    public func loadString(_ source: String, chunkName: String) throws {
+        let status = source.utf8CString.withUnsafeBufferPointer { chars in
+            br_loadbuffer(L, chars.baseAddress, chars.count - 1, chunkName)
+        }
+        guard status == LUA_OK else {
+            let message = string(at: -1) ?? "cannot load \(chunkName)"
+            pop()
+            throw LuaScriptError(message: message)
+        }
+    }
+
+    /// Runs `source` as a chunk with the given arguments, discarding its results.
+    public func run(_ source: String, chunkName: String, arguments: [LuaValue] = []) throws {
+        try preservingStack {
+            try loadString(source, chunkName: chunkName)
+            for a in arguments { try push(a) }
+            try protectedCall(arguments: Int32(arguments.count), results: 0)
+        }
+    }
+
+    /// `file:line` of the Lua code running `level` calls up the stack (1: the code that called
+    /// the current Swift function), or nil when that is not Lua code.
+    public func position(level: Int32 = 1) -> String? {
+        luaL_where(L, level)
+        defer { pop() }
+        guard let s = string(at: -1), s.hasSuffix(": ") else { return nil }
+        return String(s.dropLast(2))
+    }
+
+    // MARK: References
+
+    /// Pops the value on top of the stack and keeps it in the registry until the returned
+    /// reference is released.
+    public func makeReference() -> LuaReference {
+        LuaReference(state: self, id: luaL_ref(L, br_registryindex()))
+    }
+
+    func release(reference id: Int32) { luaL_unref(L, br_registryindex(), id) }
+}
+
+/// A value kept alive in the Lua registry on behalf of Swift (a script's function, a table).
+/// Released when the reference is deinitialised, if the state still exists.
+public final class LuaReference {
+    weak var state: LuaState?
+    let id: Int32
+
+    init(state: LuaState, id: Int32) {
+        self.state = state
+        self.id = id
+    }
+
+    /// Pushes the referenced value.
+    public func push() {
+        guard let state else { return }
+        lua_rawgeti(state.L, br_registryindex(), lua_Integer(id))
+    }
+
+    deinit { state?.release(reference: id) }
+}

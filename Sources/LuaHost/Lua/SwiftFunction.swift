@@ -1,0 +1,53 @@
+import CLua
+
+/// A Swift closure Lua can call. The closure reads its arguments from the stack, pushes its
+/// results and returns how many; it reports errors by throwing.
+public typealias LuaFunctionBody = (LuaState) throws -> Int32
+
+/// Holds a closure registered with Lua. Lua sees it as light userdata (upvalue 2 of the
+/// `br_trampoline` closure), so `LuaState.functionBoxes` keeps it alive.
+final class SwiftFunctionBox {
+    /// Weak: while the state closes (`lua_close` runs finalizers) it is already gone, and a
+    /// script's own `__gc` calling a binding then gets an error rather than a dangling state.
+    weak var state: LuaState?
+    let body: LuaFunctionBody
+
+    init(state: LuaState, body: @escaping LuaFunctionBody) {
+        self.state = state
+        self.body = body
+    }
+
+    /// Runs the closure; turns a thrown error into a message on the stack and the code that
+    /// tells the trampoline to raise it. Errors that already carry a position and traceback
+    /// (they came back through a nested `lua_pcall`) are raised as they are.
+    func invoke(_ L: OpaquePointer) -> Int32 {
+        guard let state else {
+            lua_pushstring(L, "budgetrain is shutting down: bindings cannot be called from finalizers")
+            return BR_RAISE
+        }
+        do {
+            return try body(state)
+        } catch let error as LuaScriptError {
+            state.push(error.message)
+            return BR_RAISE_AS_IS
+        } catch {
+            state.push(userMessage(for: error))
+            return BR_RAISE
+        }
+    }
+}
+
+/// The one C-callable entry point of every Swift function: finds the box in upvalue 2.
+private let dispatchSwiftFunction: br_swift_function = { L in
+    guard let L, let raw = lua_touserdata(L, br_upvalueindex(2)) else { return 0 }
+    return Unmanaged<SwiftFunctionBox>.fromOpaque(raw).takeUnretainedValue().invoke(L)
+}
+
+extension LuaState {
+    /// Pushes a Lua function that runs `body`. The closure lives as long as this state.
+    public func pushFunction(_ body: @escaping LuaFunctionBody) {
+        let box = SwiftFunctionBox(state: self, body: body)
+        functionBoxes.append(box)
+        br_push_swift_function(L, dispatchSwiftFunction, Unmanaged.passUnretained(box).toOpaque())
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import BudgetEngine
+import Foundation
+import LuaHost
+
+/// `budgetrain`: budgeted training of neural networks, driven by Lua scripts.
+struct BudgetrainCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "budgetrain",
+            abstract: "Budgeted training of neural networks, driven by Lua scripts.",
+            discussion: """
+                A script describes data, models, optimizers and learning-rate schedules with the \
+                Lua API (nn, optim, data, schedule, train; see docs/lua-api.md) and trains them \
+                under a budget of epochs, iterations or seconds. The learning rate is a function of \
+                progress p = step / budget.
+
+                Exit status: 0 on success; 2 for a usage or script error (syntax, runtime error, \
+                bad argument, bad shapes, missing data); 1 for any other failure.
+                """,
+            version: versionText,
+            subcommands: [RunCommand.self, CheckCommand.self])
+    }
+
+    /// `--version`: the version, the BLAS kernels in use and the default thread count.
+    static var versionText: String {
+        "budgetrain \(BudgetrainVersion.string)\n"
+            + "BLAS: OpenBLAS, \(BLASLibrary.coreName) kernels; "
+            + "threads: \(ThreadCount.default) (the number of cores; --threads changes it)"
+    }
+
+    /// Parses the arguments, runs the command and exits.
+    static func runAndExit() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(ExitStatus.success)
+        } catch let error as CommandFailure {
+            ExitStatus.report(error.message)
+            Foundation.exit(error.status)
+        } catch let error where isScriptOrHostError(error) {
+            ExitStatus.report(userMessage(for: error))
+            Foundation.exit(ExitStatus.failure(for: error))
+        } catch {
+            // The argument parser's own outcomes: --help and --version (code 0, printed on
+            // stdout), usage errors (printed with the usage, exit code 2).
+            if exitCode(for: error) == .success { exit(withError: error) }
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usageOrScriptError)
+            }
+            ExitStatus.report(userMessage(for: error))
+            Foundation.exit(ExitStatus.failure)
+        }
+    }
+
+    private static func isScriptOrHostError(_ error: Error) -> Bool { error is UserFacingError }
+}
+
+/// How many threads BLAS and the engine's loops use.
+enum ThreadCount {
+    static var `default`: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
