@@ -1,0 +1,59 @@
+import Foundation
+
+/// File writes that never leave a half-written result behind.
+public enum AtomicFile {
+    /// Writes `contents` to a temporary file beside `path`, flushes it, then renames it over
+    /// `path`: readers see the old file or the new one, never a torn one.
+    public static func write(_ contents: String, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let temp = path + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw fileError(path, "cannot create \(temp)") }
+        defer { close(fd) }
+        try writeAll(fd, contents, path: temp)
+        fsync(fd)
+        guard rename(temp, path) == 0 else {
+            unlink(temp)
+            throw fileError(path, "cannot rename \(temp) into place")
+        }
+    }
+
+    /// Appends one whole line (a trailing newline is added) with a single `write` on a file
+    /// opened for appending, so concurrent writers and a crash mid-sweep never interleave or
+    /// split lines.
+    public static func appendLine(_ line: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { throw fileError(path, "cannot open for appending") }
+        defer { close(fd) }
+        try writeAll(fd, line + "\n", path: path)
+        fsync(fd)
+    }
+
+    /// Cuts a trailing partial line (one a killed process left without its newline).
+    public static func dropPartialLastLine(at path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return }
+        let keep = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        guard truncate(path, off_t(keep)) == 0 else { throw fileError(path, "cannot repair the partial last line") }
+    }
+
+    private static func writeAll(_ fd: Int32, _ text: String, path: String) throws {
+        var bytes = Array(text.utf8)
+        let total = bytes.count
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < total {
+                let n = Glibc.write(fd, buffer.baseAddress! + done, total - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw fileError(path, "write failed: \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
+    }
+
+    private static func fileError(_ path: String, _ message: String) -> EngineError {
+        .dataFile(path: path, message: message)
+    }
+}

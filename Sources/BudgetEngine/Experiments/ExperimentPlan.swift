@@ -1,0 +1,94 @@
+/// A budget in a grid: a fraction of the experiment's full budget, or an absolute one.
+public enum BudgetEntry: Sendable, Equatable {
+    case fraction(Double)
+    case absolute(Budget)
+
+    /// The budget this entry stands for, given the full budget.
+    public func resolve(full: Budget) -> Budget {
+        switch self {
+        case let .fraction(f): return full.scaled(by: f)
+        case let .absolute(b): return b
+        }
+    }
+
+    /// How the entry reads in run names: `0.25` or `500it`, `2ep`, `30s`.
+    public var label: String {
+        switch self {
+        case let .fraction(f): return f.formatted
+        case let .absolute(.iterations(n)): return "\(n)it"
+        case let .absolute(.epochs(e)): return "\(e.formatted)ep"
+        case let .absolute(.seconds(s)): return "\(s.formatted)s"
+        }
+    }
+}
+
+/// One run of a grid: a schedule, a budget, a seed, and the values of any other varied field.
+public struct ExperimentCell: Sendable, Equatable {
+    /// Unique within the experiment, also the run's folder name, e.g. `linear-b0.25-s1`.
+    public var run: String
+    public var schedule: String
+    public var budget: BudgetEntry
+    public var seed: UInt64
+    /// Other varied fields and their values (as text), in the order they were declared.
+    public var extras: [(name: String, value: String)]
+
+    public static func == (a: ExperimentCell, b: ExperimentCell) -> Bool {
+        a.run == b.run && a.schedule == b.schedule && a.budget == b.budget && a.seed == b.seed
+            && a.extras.map(\.name) == b.extras.map(\.name) && a.extras.map(\.value) == b.extras.map(\.value)
+    }
+}
+
+/// An experiment: schedules × budgets × seeds (× other varied fields), each cell a fresh run.
+public struct ExperimentPlan: Sendable {
+    public var name: String
+    public var fullBudget: Budget
+    public var cells: [ExperimentCell]
+    /// Names of the extra varied fields, in declaration order (extra results.csv columns).
+    public var extraFields: [String]
+
+    /// The full grid, in a stable order: extra fields outermost, then budgets, schedules, seeds
+    /// (so the small, quick budgets finish first and a partial sweep is already useful).
+    public init(
+        name: String, fullBudget: Budget, budgets: [BudgetEntry], schedules: [String], seeds: [UInt64],
+        extraFields: [(name: String, values: [String])] = []
+    ) throws {
+        guard !name.isEmpty, !name.contains("/") else {
+            throw EngineError.invalidArgument("experiment: name must be non-empty and contain no '/', got '\(name)'")
+        }
+        guard !budgets.isEmpty else { throw EngineError.invalidArgument("experiment '\(name)': budgets is empty") }
+        guard !schedules.isEmpty else { throw EngineError.invalidArgument("experiment '\(name)': schedules is empty") }
+        guard !seeds.isEmpty else { throw EngineError.invalidArgument("experiment '\(name)': seeds is empty") }
+        try fullBudget.validate()
+        for b in budgets {
+            if case let .fraction(f) = b, !(f > 0 && f.isFinite) {
+                throw EngineError.invalidArgument("experiment '\(name)': budget fractions must be positive, got \(f)")
+            }
+            try b.resolve(full: fullBudget).validate()
+        }
+        self.name = name
+        self.fullBudget = fullBudget
+        self.extraFields = extraFields.map(\.name)
+
+        var combos: [[(name: String, value: String)]] = [[]]
+        for field in extraFields {
+            combos = combos.flatMap { prefix in field.values.map { prefix + [(field.name, $0)] } }
+        }
+        var cells: [ExperimentCell] = []
+        var seen = Set<String>()
+        for extras in combos {
+            for budget in budgets {
+                for schedule in schedules {
+                    for seed in seeds {
+                        let extraPart = extras.map { "-\($0.name)=\($0.value)" }.joined()
+                        let run = "\(schedule)-b\(budget.label)-s\(seed)\(extraPart)"
+                        guard seen.insert(run).inserted else {
+                            throw EngineError.invalidArgument("experiment '\(name)': run '\(run)' appears twice (repeated budget, schedule or seed?)")
+                        }
+                        cells.append(ExperimentCell(run: run, schedule: schedule, budget: budget, seed: seed, extras: extras))
+                    }
+                }
+            }
+        }
+        self.cells = cells
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// One row of `results.csv`: a finished run.
+public struct ResultRow: Sendable, Equatable {
+    public var experiment: String
+    public var run: String
+    public var schedule: String
+    /// Fraction of the experiment's full budget.
+    public var budget: Double
+    public var budgetSteps: Int?
+    public var seed: UInt64
+    public var status: RunStatus
+    public var steps: Int
+    public var seconds: Double
+    public var finalLR: Double
+    public var trainLoss: Double?
+    public var testLoss: Double?
+    public var testAccuracy: Double?
+    public var gradNorm: Double?
+    /// Extra columns (varied fields, then `message`), by name.
+    public var extras: [String: String] = [:]
+
+    public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
+                status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,
+                testLoss: Double?, testAccuracy: Double?, gradNorm: Double?, extras: [String: String] = [:]) {
+        self.experiment = experiment; self.run = run; self.schedule = schedule; self.budget = budget
+        self.budgetSteps = budgetSteps; self.seed = seed; self.status = status; self.steps = steps
+        self.seconds = seconds; self.finalLR = finalLR; self.trainLoss = trainLoss; self.testLoss = testLoss
+        self.testAccuracy = testAccuracy; self.gradNorm = gradNorm; self.extras = extras
+    }
+}
+
+/// The `results.csv` contract: a header, then one row per finished run, appended whole.
+///
+/// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
+/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm`.
+/// Missing values (no test set, a diverged loss) are empty cells.
+public struct ResultsTable {
+    public static let columns = [
+        "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
+        "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
+    ]
+
+    public let path: String
+    public let extraColumns: [String]
+
+    public init(path: String, extraColumns: [String]) {
+        self.path = path
+        self.extraColumns = extraColumns
+    }
+
+    public var header: [String] { Self.columns + extraColumns }
+
+    /// Creates the file with its header if it does not exist yet; repairs a partial last line.
+    public func prepare() throws {
+        if FileManager.default.fileExists(atPath: path) {
+            try AtomicFile.dropPartialLastLine(at: path)
+            let existing = try Self.read(path: path).header
+            guard existing == header else {
+                throw EngineError.dataFile(path: path, message: "has columns \(existing.joined(separator: ",")) but this experiment writes \(header.joined(separator: ",")); use another --out directory")
+            }
+        } else {
+            try AtomicFile.write(CSV.line(header) + "\n", to: path)
+        }
+    }
+
+    /// Appends one finished run as a whole line.
+    public func append(_ row: ResultRow) throws {
+        try AtomicFile.appendLine(CSV.line(cells(of: row)), to: path)
+    }
+
+    func cells(of r: ResultRow) -> [String] {
+        [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
+         r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
+         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm)]
+            + extraColumns.map { r.extras[$0] ?? "" }
+    }
+
+    static func number(_ x: Double?, digits: Int? = nil) -> String {
+        guard let x, x.isFinite else { return x.map { $0.isNaN ? "nan" : ($0 > 0 ? "inf" : "-inf") } ?? "" }
+        if let digits { return String(format: "%.\(digits)f", x) }
+        return String(format: "%.9g", x)
+    }
+
+    /// Reads a results file: its header and its rows (rows that do not parse are reported).
+    public static func read(path: String) throws -> (header: [String], rows: [ResultRow]) {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw EngineError.dataFile(path: path, message: "cannot read results file")
+        }
+        var lines = CSV.parse(text)
+        guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
+        let header = lines.removeFirst()
+        guard Array(header.prefix(columns.count)) == columns else {
+            throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
+        }
+        var rows: [ResultRow] = []
+        for (i, cells) in lines.enumerated() where !(cells.count == 1 && cells[0].isEmpty) {
+            guard cells.count == header.count else {
+                throw EngineError.dataFile(path: path, message: "line \(i + 2): \(cells.count) cells, header has \(header.count)")
+            }
+            func double(_ k: Int) -> Double? { cells[k].isEmpty ? nil : Double(cells[k]) }
+            guard let budget = double(3), let seed = UInt64(cells[5]), let status = RunStatus(rawValue: cells[6]),
+                  let steps = Int(cells[7]) else {
+                throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
+            }
+            var extras: [String: String] = [:]
+            for k in columns.count..<header.count { extras[header[k]] = cells[k] }
+            rows.append(ResultRow(
+                experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
+                seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,
+                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras))
+        }
+        return (header, rows)
+    }
+}
+
+/// Minimal RFC 4180 CSV: quotes cells that need it, parses quoted cells back.
+enum CSV {
+    static func line(_ cells: [String]) -> String {
+        cells.map { cell in
+            guard cell.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return cell }
+            return "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }.joined(separator: ",")
+    }
+
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], cell = ""
+        var quoted = false, afterQuote = false
+        var chars = text.makeIterator()
+        while let c = chars.next() {
+            if quoted {
+                if c == "\"" { quoted = false; afterQuote = true } else { cell.append(c) }
+                continue
+            }
+            switch c {
+            case "\"":
+                if afterQuote { cell.append("\"") }
+                quoted = true
+            case ",": row.append(cell); cell = ""
+            case "\n": row.append(cell); rows.append(row); row = []; cell = ""
+            case "\r": break
+            default: cell.append(c)
+            }
+            afterQuote = false
+        }
+        if !cell.isEmpty || !row.isEmpty { row.append(cell); rows.append(row) }
+        return rows
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// Mean and sample standard deviation of a metric over the seeds of one schedule × budget.
+public struct CellStatistics: Sendable {
+    public var mean: Double
+    public var std: Double
+    /// Runs that finished with status `ok` and contributed a value.
+    public var count: Int
+    /// Runs that diverged or failed (they contribute no value).
+    public var unfinished: Int
+}
+
+/// The paper-style tables of an experiment: schedules as rows, budgets as columns.
+public struct ExperimentSummary: Sendable {
+    public var experiment: String
+    /// Schedules in the order they first appear in the results.
+    public var schedules: [String]
+    /// Budget fractions, ascending.
+    public var budgets: [Double]
+    /// Statistics by schedule, then budget; absent where no run of that cell is recorded.
+    public var accuracy: [String: [Double: CellStatistics]]
+    public var gradNorm: [String: [Double: CellStatistics]]
+
+    /// Groups rows of one experiment.
+    public init(experiment: String, rows: [ResultRow]) {
+        self.experiment = experiment
+        let mine = rows.filter { $0.experiment == experiment }
+        var schedules: [String] = []
+        for r in mine where !schedules.contains(r.schedule) { schedules.append(r.schedule) }
+        self.schedules = schedules
+        let budgets = Array(Set(mine.map(\.budget))).sorted()
+        self.budgets = budgets
+        func statistics(_ value: (ResultRow) -> Double?) -> [String: [Double: CellStatistics]] {
+            var out: [String: [Double: CellStatistics]] = [:]
+            for s in schedules {
+                for b in budgets {
+                    let group = mine.filter { $0.schedule == s && $0.budget == b }
+                    guard !group.isEmpty else { continue }
+                    let values = group.filter { $0.status == .ok }.compactMap(value).filter(\.isFinite)
+                    let unfinished = group.filter { $0.status != .ok }.count
+                    out[s, default: [:]][b] = CellStatistics(mean: values.mean, std: values.sampleStd, count: values.count, unfinished: unfinished)
+                }
+            }
+            return out
+        }
+        accuracy = statistics(\.testAccuracy)
+        gradNorm = statistics(\.gradNorm)
+    }
+
+    /// Experiments named in `rows`, in order of appearance.
+    public static func experiments(in rows: [ResultRow]) -> [String] {
+        var names: [String] = []
+        for r in rows where !names.contains(r.experiment) { names.append(r.experiment) }
+        return names
+    }
+
+    /// The best schedule of each budget by mean accuracy.
+    public var bestByBudget: [Double: String] {
+        var best: [Double: String] = [:]
+        for b in budgets {
+            let candidates = schedules.compactMap { s in accuracy[s]?[b].flatMap { $0.count > 0 ? (s, $0.mean) : nil } }
+            best[b] = candidates.max { $0.1 < $1.1 }?.0
+        }
+        return best
+    }
+
+    /// Markdown: test accuracy (%) mean ± std per schedule × budget, the best of each budget in
+    /// bold; then the final gradient norms when a probe measured them.
+    public func markdown() -> String {
+        var out = "## \(experiment)\n\nTest accuracy (%), mean ± std over seeds; budgets as fractions of the full budget; best per budget in bold.\n\n"
+        out += table(accuracy, scale: 100, digits: 2, bold: bestByBudget)
+        if gradNorm.values.contains(where: { $0.values.contains { $0.count > 0 } }) {
+            out += "\nFull-batch gradient norm at the end of training (budgeted convergence), mean ± std.\n\n"
+            out += table(gradNorm, scale: 1, digits: 4, bold: [:])
+        }
+        return out
+    }
+
+    private func table(_ stats: [String: [Double: CellStatistics]], scale: Double, digits: Int, bold: [Double: String]) -> String {
+        var out = "| schedule | " + budgets.map { "\($0.formatted)" }.joined(separator: " | ") + " |\n"
+        out += "|---|" + budgets.map { _ in "---:" }.joined(separator: "|") + "|\n"
+        for s in schedules {
+            out += "| \(s) |"
+            for b in budgets {
+                guard let c = stats[s]?[b] else { out += " |"; continue }
+                var text = c.count == 0 ? "–" : String(format: "%.\(digits)f", c.mean * scale)
+                if c.count > 1 { text += String(format: " ± %.\(digits)f", c.std * scale) }
+                if bold[b] == s { text = "**\(text)**" }
+                if c.unfinished > 0 { text += " (\(c.unfinished) diverged/failed)" }
+                out += " \(text) |"
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
+extension Array where Element == Double {
+    var mean: Double { isEmpty ? .nan : reduce(0, +) / Double(count) }
+    var sampleStd: Double {
+        guard count > 1 else { return 0 }
+        let m = mean
+        return (map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(count - 1)).squareRoot()
+    }
+}

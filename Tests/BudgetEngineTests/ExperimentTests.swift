@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import BudgetEngine
+
+func temporaryDirectory(_ name: String) throws -> String {
+    let path = NSTemporaryDirectory() + "budgetrain-\(name)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct ExperimentTests {
+    let train: Dataset
+    let test: Dataset
+
+    init() throws {
+        train = try gaussianBlobs(count: 400, seed: 1)
+        test = try gaussianBlobs(count: 200, seed: 2)
+    }
+
+    func runner(_ plan: ExperimentPlan, _ dir: String, schedules: [String: Schedule]) -> ExperimentRunner {
+        ExperimentRunner(plan: plan, directory: dir) { cell in
+            RunSpec(
+                makeModel: mlp([2, 8, 4]), optimizer: try SGD.Options(learningRate: 0.1, momentum: 0.9),
+                train: train, test: test, batchSize: 40,
+                budget: cell.budget.resolve(full: plan.fullBudget), fullBudget: plan.fullBudget,
+                schedule: schedules[cell.schedule] ?? ConstantSchedule(), seed: cell.seed, gradNormAt: [1.0])
+        }
+    }
+
+    @Test func gridOrderAndNames() throws {
+        let plan = try ExperimentPlan(name: "g", fullBudget: .epochs(2), budgets: [.fraction(0.5), .fraction(1)],
+                                      schedules: ["linear", "constant"], seeds: [1, 2])
+        #expect(plan.cells.count == 8)
+        #expect(plan.cells.first?.run == "linear-b0.5-s1")
+        #expect(plan.cells.last?.run == "constant-b1-s2")
+        #expect(throws: EngineError.self) {
+            try ExperimentPlan(name: "g", fullBudget: .epochs(2), budgets: [.fraction(1), .fraction(1)], schedules: ["a"], seeds: [1])
+        }
+    }
+
+    @Test func resultsContractAndResume() throws {
+        let dir = try temporaryDirectory("exp")
+        let plan = try ExperimentPlan(name: "blobs", fullBudget: .epochs(2), budgets: [.fraction(0.5), .fraction(1)],
+                                      schedules: ["linear", "constant"], seeds: [1])
+        let r = runner(plan, dir, schedules: ["linear": LinearSchedule(), "constant": ConstantSchedule()])
+        let pending = try r.prepare(resume: false)
+        #expect(pending.count == 4)
+        // Finish two runs, as if the sweep were killed after them.
+        for cell in pending.prefix(2) { try r.record(r.run(cell)) }
+        // A half-written line (a crash mid-append) must not survive.
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/results.csv"))
+        handle.seekToEndOfFile(); handle.write(Data("blobs,constant-b1-s1,cons".utf8)); handle.closeFile()
+
+        #expect(throws: EngineError.self) { try r.prepare(resume: false) }
+        let rest = try r.prepare(resume: true)
+        #expect(rest.map(\.run) == pending.dropFirst(2).map(\.run))
+        for cell in rest { try r.record(r.run(cell)) }
+        #expect(try r.prepare(resume: true).isEmpty)
+
+        let text = try String(contentsOfFile: dir + "/results.csv", encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,message")
+        let rows = try ResultsTable.read(path: dir + "/results.csv").rows
+        #expect(rows.count == 4)
+        #expect(Set(rows.map(\.run)).count == 4)
+        for row in rows {
+            #expect(row.status == .ok)
+            #expect(row.steps == row.budgetSteps)
+            #expect(row.gradNorm != nil)
+            let metrics = try String(contentsOfFile: dir + "/\(row.run)/metrics.jsonl", encoding: .utf8)
+            #expect(metrics.split(separator: "\n").count == row.steps + 1)  // every step + one evaluation
+        }
+        let full = try #require(rows.first { $0.run == "linear-b1-s1" })
+        #expect(full.budgetSteps == 20)
+        #expect(abs(full.finalLR - 0.1 / 20) < 1e-12)
+
+        let summary = try ExperimentReport.write(directories: [dir], to: dir)
+        #expect(summary.contains("| linear |"))
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains("<svg"))
+        #expect(!html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+    }
+
+    @Test func divergingRunIsRecordedAndSweepGoesOn() throws {
+        let dir = try temporaryDirectory("diverge")
+        let plan = try ExperimentPlan(name: "d", fullBudget: .iterations(30), budgets: [.fraction(1)],
+                                      schedules: ["huge", "fine"], seeds: [1])
+        let huge = FunctionScheduleForTest { _ in 1e9 }
+        let r = runner(plan, dir, schedules: ["huge": huge, "fine": LinearSchedule()])
+        for cell in try r.prepare(resume: false) { try r.record(r.run(cell)) }
+        let rows = try ResultsTable.read(path: dir + "/results.csv").rows
+        #expect(rows.map(\.status) == [.diverged, .ok])
+        #expect(rows[0].extras["message"]?.contains("became") == true)
+    }
+
+    @Test func rankCorrelationOnHandMadeResults() throws {
+        func row(_ s: String, _ b: Double, _ a: Double) -> ResultRow {
+            ResultRow(experiment: "e", run: "\(s)-\(b)", schedule: s, budget: b, budgetSteps: 1, seed: 1, status: .ok, steps: 1,
+                      seconds: 0, finalLR: 0, trainLoss: 0, testLoss: 0, testAccuracy: a, gradNorm: nil)
+        }
+        // Small-budget ranking a > b > c > d; reference ranking a > c > b > d: one discordant pair of six.
+        let rows = [row("a", 0.25, 0.9), row("b", 0.25, 0.8), row("c", 0.25, 0.7), row("d", 0.25, 0.6),
+                    row("a", 1, 0.95), row("b", 1, 0.85), row("c", 1, 0.9), row("d", 1, 0.5)]
+        let rank = try RankCorrelation(rows: rows, budget: 0.25, reference: 1)
+        #expect(abs(rank.kendallTau - (5.0 - 1.0) / 6.0) < 1e-12)
+        // Spearman: rank differences d = (0, 1, -1, 0): rho = 1 - 6·2 / (4·15) = 0.8.
+        #expect(abs(rank.spearmanRho - 0.8) < 1e-12)
+    }
+}
+
+/// A schedule from a closure, for tests that need odd values.
+struct FunctionScheduleForTest: Schedule {
+    let f: @Sendable (Double) -> Double
+    init(_ f: @escaping @Sendable (Double) -> Double) { self.f = f }
+    var summary: String { "test-function" }
+    func multiplier(at p: Double, context: ScheduleContext) -> Double { f(p) }
+}
