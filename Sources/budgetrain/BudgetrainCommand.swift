@@ -31,6 +31,9 @@ struct BudgetrainCommand: ParsableCommand {
 
     /// Parses the arguments, runs the command and exits.
     static func runAndExit() -> Never {
+        // Make OpenBLAS use this processor's fast kernels (may re-execute the program once).
+        KernelSelection.relaunchIfBeneficial()
+        KernelSelection.verifyOrFallBack()
         do {
             var command = try parseAsRoot()
             try command.run()

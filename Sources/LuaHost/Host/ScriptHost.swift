@@ -126,6 +126,20 @@ public final class ScriptHost {
         }
     }
 
+    /// The value of the global `name` (for tests and tools that read what a script left).
+    public func global(_ name: String) -> LuaValue {
+        state.preservingStack {
+            state.pushGlobals()
+            state.getField(name, inTableAt: -1)
+            return state.value(at: -1)
+        }
+    }
+
+    /// Runs a chunk of Lua source (for tools and tests), with `chunkName` in its messages.
+    public func runString(_ source: String, chunkName: String = "=[string]") throws {
+        try state.run(source, chunkName: chunkName)
+    }
+
     /// Records a declaration for `runDeclarations` (bindings such as `experiment{}` call this).
     public func declare(_ declaration: ScriptDeclaration) { declarations.append(declaration) }
 

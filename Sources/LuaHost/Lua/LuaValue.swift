@@ -14,6 +14,9 @@ public enum LuaValue {
     case record([(String, LuaValue)])
     /// A Swift object in a userdata whose metatable was registered for its type.
     case object(LuaObject)
+    /// A value Swift cannot represent (a function, a foreign userdata, a coroutine), kept
+    /// alive in the Lua registry.
+    case reference(LuaReference)
     /// The value already at this stack index of the running call (e.g. `self`, to return the
     /// very userdata a method was called on rather than a new one for the same object).
     case stackValue(Int32)
@@ -47,6 +50,7 @@ extension LuaState {
                 setField(key, inTableAt: -2)
             }
         case let .object(object): try pushObject(object)
+        case let .reference(r): r.push()
         case let .stackValue(index): pushValue(at: index)
         case let .multiple(values):
             var n: Int32 = 0
@@ -54,5 +58,97 @@ extension LuaState {
             return n
         }
         return 1
+    }
+}
+
+extension LuaState {
+    /// The value at `index` as Swift sees it. Tables become `array` when their keys are
+    /// exactly 1 ... n (an empty table is an empty array), otherwise `record` with the string
+    /// keys sorted (other keys are skipped); nesting deeper than `depth` (or a cycle) is cut
+    /// off with `.null`.
+    public func value(at index: Int32, depth: Int = 32) -> LuaValue {
+        let i = absolute(index)
+        switch lua_type(L, i) {
+        case LUA_TNIL, LUA_TNONE: return .null
+        case LUA_TBOOLEAN: return .boolean(lua_toboolean(L, i) != 0)
+        case LUA_TNUMBER:
+            return lua_isinteger(L, i) != 0 ? .integer(Int(lua_tointegerx(L, i, nil))) : .number(br_tonumber(L, i))
+        case LUA_TSTRING: return .string(string(at: i) ?? "")
+        case LUA_TTABLE:
+            guard depth > 0 else { return .null }
+            return tableValue(at: i, depth: depth - 1)
+        case LUA_TUSERDATA:
+            if let object = anyObject(at: i) as? LuaObject { return .object(object) }
+            fallthrough
+        default:
+            pushValue(at: i)
+            return .reference(makeReference())
+        }
+    }
+
+    private func tableValue(at t: Int32, depth: Int) -> LuaValue {
+        let n = Int(lua_rawlen(L, t))
+        let keys = self.keys(ofTableAt: t)
+        if keys.count == n {
+            var items: [LuaValue] = []
+            for k in stride(from: 1, through: n, by: 1) {
+                lua_rawgeti(L, t, lua_Integer(k))
+                items.append(value(at: -1, depth: depth))
+                pop()
+            }
+            return .array(items)
+        }
+        var fields: [(String, LuaValue)] = []
+        for case let .string(key) in keys {
+            getField(key, inTableAt: t)
+            fields.append((key, value(at: -1, depth: depth)))
+            pop()
+        }
+        return .record(fields.sorted { $0.0 < $1.0 })
+    }
+}
+
+extension LuaValue {
+    /// Field `key` of a record (nil for anything else or a missing key).
+    public subscript(key: String) -> LuaValue? {
+        guard case let .record(fields) = self else { return nil }
+        return fields.first { $0.0 == key }?.1
+    }
+
+    /// Element `i` (0-based) of an array.
+    public subscript(i: Int) -> LuaValue? {
+        guard case let .array(items) = self, items.indices.contains(i) else { return nil }
+        return items[i]
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case let .number(x): return x
+        case let .integer(n): return Double(n)
+        default: return nil
+        }
+    }
+
+    public var intValue: Int? {
+        switch self {
+        case let .integer(n): return n
+        case let .number(x): return Int(exactly: x)
+        default: return nil
+        }
+    }
+
+    public var stringValue: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case let .boolean(b) = self { return b }
+        return nil
+    }
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
     }
 }

@@ -1,5 +1,5 @@
 /// "Did you mean" hints for misspelt option and field names (`momentun` → `momentum`).
-enum Spelling {
+public enum Spelling {
     /// `" (did you mean 'x'?)"`-style text for the closest candidate within a small edit
     /// distance, or an empty string.
     static func suggestion(for word: String, among candidates: [String]) -> String {
@@ -7,7 +7,7 @@ enum Spelling {
         return "; did you mean '\(best)'?"
     }
 
-    static func closest(to word: String, among candidates: [String]) -> String? {
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         let limit = max(1, min(3, word.count / 3))
         var best: (String, Int)?
         for c in candidates {
@@ -17,20 +17,24 @@ enum Spelling {
         return best?.0
     }
 
-    /// Levenshtein distance (insertions, deletions, substitutions).
+    /// Edit distance counting insertions, deletions, substitutions and swaps of two
+    /// neighbouring letters (`bais` → `bias` is one edit): the optimal-string-alignment
+    /// variant of Damerau-Levenshtein.
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a.lowercased()), b = Array(b.lowercased())
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = Array(repeating: 0, count: b.count + 1)
+        var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
         for i in 1...a.count {
-            current[0] = i
             for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
             }
-            swap(&previous, &current)
         }
-        return previous[b.count]
+        return d[a.count][b.count]
     }
 }
