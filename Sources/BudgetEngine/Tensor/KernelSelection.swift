@@ -59,12 +59,12 @@ public enum KernelSelection {
         if sgemmAgreesWithReference() { return true }
         let env = ProcessInfo.processInfo.environment
         if env[markerVariable] == "selected" {
-            FileHandle.standardError.write(Data("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up check; falling back to the library's own choice\n".utf8))
+            fputs("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up check; falling back to the library's own choice\n", stderr)
             unsetenv("OPENBLAS_CORETYPE")
             setenv(markerVariable, "fallback", 1)
             relaunch()
         }
-        FileHandle.standardError.write(Data("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up sgemm check; results may be wrong\n".utf8))
+        fputs("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up sgemm check; results may be wrong\n", stderr)
         return false
     }
 
