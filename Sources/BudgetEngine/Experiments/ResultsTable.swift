@@ -1,7 +1,7 @@
 import Foundation
 
 /// One row of `results.csv`: a finished run.
-public struct ResultRow: Sendable, Equatable {
+public struct ResultRow: Sendable, Equatable, Codable {
     public var experiment: String
     public var run: String
     public var schedule: String

@@ -27,6 +27,11 @@ public enum KernelSelection {
         return nil
     }
 
+    /// Whether an OpenBLAS kernel name (any case) needs AVX-512 instructions.
+    static func requiresAVX512(_ core: String) -> Bool {
+        ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased())
+    }
+
     /// The CPU feature flags of this machine (from /proc/cpuinfo; empty where unavailable).
     public static func cpuFlags() -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }
@@ -43,7 +48,18 @@ public enum KernelSelection {
     /// fine, or when `exec` fails.
     public static func relaunchIfBeneficial() {
         let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env[markerVariable] == nil else { return }
+        guard env[markerVariable] == nil else { return }
+        if let requested = env["OPENBLAS_CORETYPE"] {
+            // A user's choice stands, unless this processor cannot execute it at all: an
+            // AVX-512 kernel on a processor without AVX-512 dies of SIGILL at the first sgemm.
+            if requiresAVX512(requested), !cpuFlags().contains("avx512f") {
+                fputs("budgetrain: warning: OPENBLAS_CORETYPE=\(requested) needs AVX-512, which this processor lacks; ignoring it\n", stderr)
+                unsetenv("OPENBLAS_CORETYPE")
+                setenv(markerVariable, "unsupported", 1)
+                relaunch()
+            }
+            return
+        }
         guard genericCores.contains(BLASLibrary.coreName),
               let core = preferredCore(cpuFlags: cpuFlags()) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
@@ -59,12 +75,12 @@ public enum KernelSelection {
         if sgemmAgreesWithReference() { return true }
         let env = ProcessInfo.processInfo.environment
         if env[markerVariable] == "selected" {
-            FileHandle.standardError.write(Data("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up check; falling back to the library's own choice\n".utf8))
+            fputs("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up check; falling back to the library's own choice\n", stderr)
             unsetenv("OPENBLAS_CORETYPE")
             setenv(markerVariable, "fallback", 1)
             relaunch()
         }
-        FileHandle.standardError.write(Data("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up sgemm check; results may be wrong\n".utf8))
+        fputs("budgetrain: warning: OpenBLAS kernel \(BLASLibrary.coreName) failed the start-up sgemm check; results may be wrong\n", stderr)
         return false
     }
 

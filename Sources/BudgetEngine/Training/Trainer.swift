@@ -84,7 +84,7 @@ public final class Trainer {
 
             let context = ScheduleContext(
                 step: step, budget: budgetSteps ?? step + 1, fullBudget: fullSteps ?? step + 1,
-                epoch: epoch, stepsPerEpoch: perEpoch, baseLearningRate: baseLR)
+                epoch: epoch, stepsPerEpoch: perEpoch, baseLearningRate: baseLR, isWallClock: budgetSteps == nil)
             let lr = baseLR * (try spec.schedule.checkedMultiplier(at: progress, context: context))
 
             for p in parameters { p.gradient.zero() }
