@@ -1,9 +1,10 @@
 import BudgetEngine
 import CLua
 
-/// A Lua function `f(p, ctx)` used as a learning-rate schedule: the multiplier at progress
-/// `p`, with `ctx` giving `step`, `budget`, `full_budget`, `epoch`, `steps_per_epoch` and
-/// `base_lr`.
+/// A Lua function `f(p, ctx)` used as a learning-rate schedule (through the engine's
+/// `FunctionSchedule`): the multiplier at progress `p`, with `ctx` giving `step`, `budget`,
+/// `full_budget`, `epoch`, `steps_per_epoch`, `base_lr` and `wall_clock` (true under a
+/// budget in seconds).
 ///
 /// The trainer calls it once per step, so the call is kept cheap: one `ctx` table made once
 /// and updated in place with raw sets, one `lua_pcall` with the traceback handler. A result
@@ -12,7 +13,7 @@ import CLua
 ///
 /// Unchecked `Sendable`: it calls into its Lua state, so it must be used on the thread that
 /// runs the script, like everything holding that state.
-final class LuaFunctionSchedule: Schedule, @unchecked Sendable {
+final class LuaScheduleFunction: @unchecked Sendable {
     private let function: LuaReference
     private let context: LuaReference
     let summary: String
@@ -22,11 +23,11 @@ final class LuaFunctionSchedule: Schedule, @unchecked Sendable {
         summary = "function (\(state.definitionPosition(ofFunctionAt: index)))"
         state.pushValue(at: index)
         function = state.makeReference()
-        state.newTable(recordCount: 6)
+        state.newTable(recordCount: 7)
         context = state.makeReference()
     }
 
-    func multiplier(at p: Double, context c: ScheduleContext) throws -> Double {
+    func call(_ p: Double, _ c: ScheduleContext) throws -> Double {
         guard let state = function.state else {
             throw EngineError.training("schedule \(summary): its Lua state no longer exists")
         }
@@ -42,10 +43,11 @@ final class LuaFunctionSchedule: Schedule, @unchecked Sendable {
         state.push(c.epoch); state.setField("epoch", inTableAt: table)
         state.push(c.stepsPerEpoch); state.setField("steps_per_epoch", inTableAt: table)
         state.push(c.baseLearningRate); state.setField("base_lr", inTableAt: table)
+        state.push(c.isWallClock); state.setField("wall_clock", inTableAt: table)
         try state.protectedCall(arguments: 2, results: 1)
         guard let m = state.number(at: -1) else {
             let got = state.type(at: -1) == LUA_TSTRING ? "the string \"\(state.string(at: -1) ?? "")\"" : state.typeName(at: -1)
-            throw EngineError.training("schedule \(summary) returned \(got) at step \(c.step) (progress \(p)); a multiplier must be a finite number >= 0")
+            throw EngineError.training("schedule '\(summary)' returned \(got) at step \(c.step) (progress \(p)); a multiplier must be a finite number >= 0")
         }
         return m
     }
