@@ -157,6 +157,16 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         #expect(message.contains(path) && message.contains("header") && message.contains("got 8"))
     }
 
+    @Test func absurdHeaderSizesAreErrorsNotAllocations() throws {
+        let dir = try TemporaryDirectory()
+        let overflowing = try dir.write("overflow", bigEndian([0x0803, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF]))
+        #expect(try #require(errorMessage { _ = try IDXFile.readImages(path: overflowing) }).contains("too large"))
+        // 4 billion images declared in a small gzip file: checked before any allocation.
+        let huge = try dir.write("huge.gz", try gzip(bigEndian([0x0803, 0xFFFF_FFFF, 28, 28]) + [1, 2, 3]))
+        let message = try #require(errorMessage { _ = try IDXFile.readImages(path: huge) })
+        #expect(message.contains("truncated") && message.contains("got 19"))
+    }
+
     @Test func extraBytesAreAnError() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("long-labels", idxLabels([1, 2]) + [7, 7, 7])

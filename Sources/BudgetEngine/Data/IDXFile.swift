@@ -29,8 +29,9 @@ public enum IDXFile {
         guard rows > 0, columns > 0 else {
             throw EngineError.dataFile(path: path, message: "images of \(rows)×\(columns) pixels; expected positive sizes")
         }
-        let (pixels, overflow) = count.multipliedReportingOverflow(by: rows * columns)
-        guard !overflow else {
+        let (perImage, overflow1) = rows.multipliedReportingOverflow(by: columns)
+        let (pixels, overflow2) = count.multipliedReportingOverflow(by: perImage)
+        guard !overflow1, !overflow2 else {
             throw EngineError.dataFile(path: path, message: "header declares \(count) images of \(rows)×\(columns): too large")
         }
         try checkPayloadLength(reader, expected: pixels, headerBytes: 16, what: "\(count) images of \(rows)×\(columns) pixels")

@@ -1,7 +1,7 @@
 /// Per-channel mean and standard deviation of a dataset's inputs.
 ///
 /// A channel is the first dimension of the sample shape: the colour planes of `[C, H, W]`
-/// images, the features of `[F]` rows.
+/// images, the features of `[F]` rows (a scalar sample shape `[]` is one channel).
 public struct ChannelStatistics: Sendable, Equatable {
     public var mean: [Float]
     public var std: [Float]
@@ -17,7 +17,7 @@ extension Dataset {
     /// `mean_c = Σ x / n`, `std_c = sqrt(Σ (x − mean_c)² / n)`, summed over all examples and all
     /// positions of channel `c`. Accumulates in Double, two passes (no cancellation).
     public func channelStatistics() -> ChannelStatistics {
-        let channels = sampleShape[0]
+        let channels = sampleShape.first ?? 1
         let plane = storage.sampleSize / channels
         var sums = [Double](repeating: 0, count: channels)
         var squares = [Double](repeating: 0, count: channels)
@@ -56,7 +56,7 @@ extension Dataset {
     /// `x' = (x − mean_c) / std_c`. The result has its own storage; use the training set's
     /// statistics for the test set too.
     public func normalized(with statistics: ChannelStatistics) throws -> Dataset {
-        let channels = sampleShape[0]
+        let channels = sampleShape.first ?? 1
         guard statistics.mean.count == channels, statistics.std.count == channels else {
             throw EngineError.invalidArgument(
                 "\(name): normalisation has \(statistics.mean.count) means and \(statistics.std.count) stds for \(channels) channels")
