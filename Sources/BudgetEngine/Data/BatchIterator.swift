@@ -50,7 +50,7 @@ public final class BatchIterator {
         order.withUnsafeMutableBufferPointer { buffer in
             for i in 0..<buffer.count { buffer[i] = dataset.indices[i] }
             if shuffle {
-                var shuffler = RandomGenerator(seed: seed, stream: UInt64(e) &+ 1)
+                var shuffler = RandomGenerator(seed: seed, stream: BatchIterator.shuffleStream | UInt64(truncatingIfNeeded: e))
                 shuffler.shuffle(buffer)
             }
         }
@@ -62,27 +62,34 @@ public final class BatchIterator {
         position = min(batch * batchSize, order.count)
     }
 
+    /// Random streams of the shuffles and of the augmentation draws, kept in separate ranges so
+    /// that no epoch's shuffle shares a stream with some batch's augmentation.
+    static let shuffleStream: UInt64 = 0x5348_5546 << 32
+    static let augmentationStream: UInt64 = 0x4147 << 48
+
     /// Fills `inputs` and `labels` with the next batch of the current epoch; returns its size,
-    /// or 0 at the end of the epoch.
+    /// or 0 at the end of the epoch. Before any `start(epoch:)` the order is the dataset's own.
     @discardableResult
     public func next() -> Int {
         let n = min(batchSize, order.count - position)
         guard n > 0 else { return 0 }
         // One augmentation generator per (epoch, batch): a resumed run draws the same crops.
         let batchIndex = position / batchSize
-        var rng = RandomGenerator(seed: seed, stream: (UInt64(max(epoch, 0)) << 32) ^ UInt64(batchIndex) ^ 0xA06)
+        let stream = BatchIterator.augmentationStream ^ (UInt64(max(epoch, 0)) << 24) ^ UInt64(batchIndex)
+        var rng = RandomGenerator(seed: seed, stream: stream)
         inputs.resize(batch: n, like: batchShape)
         currentCount = n
         let size = dataset.storage.sampleSize
-        dataset.storage.inputs.withUnsafeBufferPointer { src in
+        dataset.storage.inputs.withUnsafeBufferPointer { all in
+            guard let src = all.baseAddress else { return }
             for i in 0..<n {
                 let index = Int(order[position + i])
                 labelStorage[i] = dataset.storage.labels[index]
                 let dst = inputs.data + i * size
                 if augmentation.isEnabled {
-                    augmentation.apply(from: src.baseAddress! + index * size, to: dst, shape: dataset.sampleShape, rng: &rng)
+                    augmentation.apply(from: src + index * size, to: dst, shape: dataset.sampleShape, rng: &rng)
                 } else {
-                    dst.update(from: src.baseAddress! + index * size, count: size)
+                    dst.update(from: src + index * size, count: size)
                 }
             }
         }

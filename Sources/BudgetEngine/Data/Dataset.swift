@@ -36,7 +36,14 @@ public struct Dataset: Sendable {
     /// Augmentation applied when training batches are drawn (never at evaluation).
     public var augmentation: Augmentation = .none
 
-    public init(inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil, name: String) throws {
+    /// Names of the classes, `classNames[label]`, when the source had them (e.g. string labels
+    /// of a CSV file); nil otherwise.
+    public var classNames: [String]?
+
+    public init(
+        inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil, classNames: [String]? = nil,
+        name: String
+    ) throws {
         let storage = try Storage(inputs: inputs, labels: labels, sampleShape: sampleShape)
         let maxLabel = labels.max().map { Int($0) } ?? 0
         if let bad = labels.first(where: { $0 < 0 }) {
@@ -46,7 +53,14 @@ public struct Dataset: Sendable {
         guard maxLabel < classes else {
             throw EngineError.invalidArgument("\(name): label \(maxLabel) is out of range for \(classes) classes")
         }
-        self.init(storage: storage, indices: (0..<Int32(labels.count)).map { $0 }, classCount: classes, name: name)
+        if let classNames, classNames.count != classes {
+            throw EngineError.invalidArgument("\(name): \(classNames.count) class names for \(classes) classes")
+        }
+        guard labels.count <= Int(Int32.max) else {
+            throw EngineError.invalidArgument("\(name): \(labels.count) examples; at most \(Int32.max) are supported")
+        }
+        self.init(storage: storage, indices: Array(0..<Int32(labels.count)), classCount: classes, name: name)
+        self.classNames = classNames
     }
 
     public init(storage: Storage, indices: [Int32], classCount: Int, name: String) {
@@ -67,9 +81,7 @@ public struct Dataset: Sendable {
         var picked = indices
         var rng = RandomGenerator(seed: seed, stream: 0x5355_4253)
         picked.withUnsafeMutableBufferPointer { rng.shuffle($0) }
-        var result = Dataset(storage: storage, indices: Array(picked.prefix(n)), classCount: classCount, name: "\(name)[\(n)]")
-        result.augmentation = augmentation
-        return result
+        return derived(indices: Array(picked.prefix(n)), name: "\(name)[\(n)]")
     }
 
     /// A seeded random fraction (0 < fraction ≤ 1) of the examples.
@@ -86,15 +98,23 @@ public struct Dataset: Sendable {
         guard fraction > 0, fraction < 1 else {
             throw EngineError.invalidArgument("\(name): split fraction must be in (0, 1), got \(fraction)")
         }
+        guard count >= 2 else {
+            throw EngineError.invalidArgument("\(name): cannot split \(count) example into two non-empty parts")
+        }
         var picked = indices
         var rng = RandomGenerator(seed: seed, stream: 0x5350_4C54)
         picked.withUnsafeMutableBufferPointer { rng.shuffle($0) }
         let n = min(max(1, Int((fraction * Double(count)).rounded())), count - 1)
-        var first = Dataset(storage: storage, indices: Array(picked[..<n]), classCount: classCount, name: "\(name)[split 1]")
-        var second = Dataset(storage: storage, indices: Array(picked[n...]), classCount: classCount, name: "\(name)[split 2]")
-        first.augmentation = augmentation
-        second.augmentation = augmentation
-        return (first, second)
+        return (derived(indices: Array(picked[..<n]), name: "\(name)[split 1]"),
+                derived(indices: Array(picked[n...]), name: "\(name)[split 2]"))
+    }
+
+    /// A dataset over the same storage with other indices, keeping classes and augmentation.
+    func derived(indices: [Int32], name: String) -> Dataset {
+        var result = Dataset(storage: storage, indices: indices, classCount: classCount, name: name)
+        result.augmentation = augmentation
+        result.classNames = classNames
+        return result
     }
 }
 
