@@ -137,3 +137,78 @@ import Testing
         #expect(Spelling.closest(to: "zzz", among: ["lr", "momentum"]) == nil)
     }
 }
+
+@Suite struct DataLoaderBindingTests {
+    @Test func syntheticDataWithAndWithoutATestSet() throws {
+        let host = try ScriptHost()
+        try host.runString("""
+            local pair = data.synthetic { kind = "blobs", n = 120, test = 30, classes = 3, dimensions = 5, seed = 2 }
+            ntrain, ntest, classes, dims = #pair.train, #pair.test, pair.train.classes, pair.train.shape[1]
+            images = data.synthetic { kind = "images", n = 12, classes = 4, channels = 2, size = 6 }
+            ishape = images.shape
+            spirals = #data.synthetic { kind = "spirals", n = 50 }
+            ok, message = pcall(data.synthetic, { kind = "blob" })
+            """)
+        #expect(host.global("ntrain").intValue == 120)
+        #expect(host.global("ntest").intValue == 30)
+        #expect(host.global("classes").intValue == 3)
+        #expect(host.global("dims").intValue == 5)
+        let shape = host.global("ishape")
+        #expect([shape[0]?.intValue, shape[1]?.intValue, shape[2]?.intValue] == [2, 6, 6])
+        #expect(host.global("spirals").intValue == 50)
+        #expect(host.global("message").stringValue?.contains("bad field 'kind' to 'data.synthetic' (\"blobs\", \"spirals\" or \"images\" expected, got \"blob\")") == true)
+    }
+
+    @Test func csvFilesWithANamedOrNumberedLabelColumn() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("iris.csv", "a,b,kind\n1,2,x\n3,4,y\n5,6,x\n")
+        let host = try ScriptHost()
+        try host.runString("""
+            local ds = data.csv { path = "\(path)", label = "kind" }
+            n, shape, names = #ds, ds.shape[1], ds.class_names
+            by_number = data.csv { path = "\(path)", label = 3 }.classes
+            """)
+        #expect(host.global("n").intValue == 3)
+        #expect(host.global("shape").intValue == 2)
+        #expect(host.global("names")[0]?.stringValue == "x")
+        #expect(host.global("names")[1]?.stringValue == "y")
+        #expect(host.global("by_number").intValue == 2)
+    }
+
+    @Test func normalisingUsesTheReferenceStatistics() throws {
+        let host = try ScriptHost()
+        try host.runString("""
+            local a = data.from_table { inputs = { {1}, {3} }, labels = { 0, 0 } }
+            local b = data.from_table { inputs = { {5}, {7} }, labels = { 0, 0 } }
+            normal_b = b:normalize(a)
+            """)
+        guard case let .object(b as DatasetHandle) = host.global("normal_b") else { throw TestSetupError("normal_b") }
+        // a has mean 2 and (population) standard deviation 1: 5 -> 3, 7 -> 5.
+        let values = b.dataset.indices.map { b.dataset.storage.inputs[Int($0)] }.sorted()
+        #expect(values.count == 2 && abs(values[0] - 3) < 1e-5 && abs(values[1] - 5) < 1e-5, "\(values)")
+    }
+
+    @Test func aMissingDataDirectoryNamesTheDebianPackage() throws {
+        let dir = try TemporaryDirectory()
+        let message = scriptError("local fm = data.fashion_mnist { dir = '\(dir.path)/absent' }", in: dir) ?? ""
+        #expect(message.contains("exp.lua:1:"), "\(message)")
+        #expect(message.contains("dataset-fashion-mnist"), "\(message)")
+        let cifar = scriptError("local c = data.cifar10 { dir = '\(dir.path)/absent' }", in: dir) ?? ""
+        #expect(cifar.contains("no such directory"), "\(cifar)")
+    }
+
+    @Test func adamSettings() throws {
+        let host = try ScriptHost()
+        try host.runString("""
+            a = optim.adam { lr = 0.01, beta2 = 0.99 }.settings
+            w = optim.adamw {}.settings
+            ok, message = pcall(optim.adam, { lr = 0.01, betas = { 0.9, 0.99 } })
+            """)
+        #expect(host.global("a")["lr"]?.doubleValue == 0.01)
+        #expect(host.global("a")["beta2"]?.doubleValue == 0.99)
+        #expect(host.global("a")["weight_decay"]?.doubleValue == 0)
+        #expect(host.global("w")["lr"]?.doubleValue == 1e-3)
+        #expect(host.global("w")["weight_decay"]?.doubleValue == 1e-2)
+        #expect(host.global("message").stringValue?.contains("unknown field 'betas' to 'optim.adam'") == true)
+    }
+}

@@ -1,9 +1,9 @@
 import BudgetEngine
 import CLua
 
-/// The `data` namespace: datasets. A loader returns `{ train = Dataset, test = Dataset }`
-/// (or one dataset); datasets answer `#ds`, `ds.classes`, `ds.shape`, `ds:subset(...)`,
-/// `ds:split(...)` and `ds:augment{...}`.
+/// The `data` namespace: datasets. A loader (see `DataLoaderBindings`) returns
+/// `{ train = Dataset, test = Dataset }` (or one dataset); datasets answer `#ds`, `ds.classes`,
+/// `ds.shape`, `ds:subset(...)`, `ds:split(...)`, `ds:augment{...}` and `ds:normalize(...)`.
 ///
 /// ```lua
 /// local toy = data.from_table { inputs = { {0, 0}, {0, 1}, {1, 0}, {1, 1} }, labels = { 0, 1, 1, 0 } }
@@ -29,6 +29,18 @@ enum DataBindings {
             t.property("shape") { .array($0.dataset.sampleShape.map { .integer($0) }) }
             t.property("name") { .string($0.dataset.name) }
             t.property("count") { .integer($0.dataset.count) }
+            t.property("class_names") { d in d.dataset.classNames.map { .array($0.map { .string($0) }) } ?? .null }
+            // ds:normalize([reference]): every channel standardised with the mean and standard
+            // deviation of `reference` (default: ds itself; pass the training set when
+            // normalising a test set).
+            t.method("normalize") { handle, args in
+                let reference = args.isNil(1) ? handle.dataset : try args.object(1, as: DatasetHandle.self).dataset
+                try args.noMore(than: 1)
+                guard reference.sampleShape.first == handle.dataset.sampleShape.first else {
+                    throw args.bad(1, "a dataset with the same channels expected: \(reference.sampleShape.shapeString) vs \(handle.dataset.sampleShape.shapeString)")
+                }
+                return .object(DatasetHandle(try handle.dataset.normalized(with: reference.channelStatistics())))
+            }
             // ds:subset(n_or_fraction [, seed]): n examples (an integer >= 1) or a fraction
             // in (0, 1], drawn after a seeded shuffle.
             t.method("subset") { handle, args in

@@ -5,6 +5,8 @@ import BudgetEngine
 ///
 /// ```lua
 /// optim.sgd { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 5e-4 }
+/// optim.adam { lr = 1e-3 }                      -- beta1, beta2, eps, weight_decay (coupled)
+/// optim.adamw { lr = 1e-3, weight_decay = 0.01 } -- decoupled weight decay
 /// ```
 enum OptimBindings {
     static func register(in registry: BindingRegistry) throws {
@@ -12,6 +14,19 @@ enum OptimBindings {
             try SGD.Options(
                 learningRate: o.requiredNumber("lr"), momentum: o.number("momentum", default: 0),
                 nesterov: o.boolean("nesterov", default: false), weightDecay: o.number("weight_decay", default: 0))
+        }
+        let adamFields = ["lr", "beta1", "beta2", "eps", "weight_decay"]
+        try registry.optimizer("optim.adam", fields: adamFields) { o in
+            try Adam.Options(
+                learningRate: o.number("lr", default: 1e-3), beta1: o.number("beta1", default: 0.9),
+                beta2: o.number("beta2", default: 0.999), epsilon: o.number("eps", default: 1e-8),
+                weightDecay: o.number("weight_decay", default: 0))
+        }
+        try registry.optimizer("optim.adamw", fields: adamFields) { o in
+            try AdamW.Options(
+                learningRate: o.number("lr", default: 1e-3), beta1: o.number("beta1", default: 0.9),
+                beta2: o.number("beta2", default: 0.999), epsilon: o.number("eps", default: 1e-8),
+                weightDecay: o.number("weight_decay", default: 1e-2))
         }
     }
 

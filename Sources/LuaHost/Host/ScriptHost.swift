@@ -83,6 +83,7 @@ public final class ScriptHost {
         try OptimBindings.register(in: registry)
         try ScheduleBindings.register(in: registry)
         try DataBindings.register(in: registry)
+        try DataLoaderBindings.register(in: registry)
         try TrainBinding.register(in: registry, host: self)
         try registry.global("budgetrain", .record([
             ("version", .string(BudgetrainVersion.string)),

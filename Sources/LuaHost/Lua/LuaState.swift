@@ -91,7 +91,13 @@ public final class LuaState {
     // MARK: Pushing values
 
     public func pushNil() { lua_pushnil(L) }
-    public func push(_ s: String) { _ = s.withCString { lua_pushstring(L, $0) } }
+    /// Pushes `s` with its exact length (embedded zero bytes included).
+    public func push(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+        }
+    }
     public func push(_ x: Double) { lua_pushnumber(L, x) }
     public func push(_ n: Int) { lua_pushinteger(L, lua_Integer(n)) }
     public func push(_ b: Bool) { lua_pushboolean(L, b ? 1 : 0) }
