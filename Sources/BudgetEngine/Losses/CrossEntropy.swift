@@ -27,7 +27,9 @@ public final class CrossEntropy: Loss {
                 sum += e
             }
             let y = Int(labels[i])
-            total += Double(logf(sum) + m - row[y])
+            // (m - z_y) first: for huge, nearly tied logits it is exact, and the small log term
+            // is not lost to rounding against m.
+            total += Double((m - row[y]) + logf(sum))
             let inv = scale / sum
             for j in 0..<classes { g[j] *= inv }
             g[y] -= scale

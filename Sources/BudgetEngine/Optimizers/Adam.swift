@@ -181,6 +181,7 @@ private final class AdamMoments {
     func load(_ state: OptimizerState) throws {
         guard state.kind == kind else { throw EngineError.invalidArgument("\(kind): cannot load \(state.kind) state") }
         guard state.step >= 0 else { throw EngineError.invalidArgument("\(kind) state: step count \(state.step) is negative") }
+        try secondMoments.validate(state.buffers["exp_avg_sq"], name: "exp_avg_sq", kind: kind)
         try firstMoments.load(state.buffers["exp_avg"], name: "exp_avg", kind: kind)
         try secondMoments.load(state.buffers["exp_avg_sq"], name: "exp_avg_sq", kind: kind)
         steps = state.step

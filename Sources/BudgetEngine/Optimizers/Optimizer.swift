@@ -44,19 +44,27 @@ func zeroBuffers(like parameters: [Parameter]) -> [Tensor] {
 extension Array where Element == Tensor {
     var asArrays: [[Float]] { map { $0.values } }
 
-    /// Copies saved arrays into these buffers, checking the counts.
-    func load(_ arrays: [[Float]]?, name: String, kind: String) throws {
+    /// Checks that saved arrays fit these buffers (count and sizes), without copying.
+    func validate(_ arrays: [[Float]]?, name: String, kind: String) throws {
         guard let arrays else {
             throw EngineError.invalidArgument("\(kind) state: missing buffer '\(name)'")
         }
         guard arrays.count == count else {
             throw EngineError.invalidArgument("\(kind) state: '\(name)' has \(arrays.count) buffers for \(count) parameters")
         }
-        for (tensor, values) in zip(self, arrays) {
-            guard values.count == tensor.count else {
-                throw EngineError.invalidArgument("\(kind) state: '\(name)' buffer of \(values.count) values for a parameter of \(tensor.count)")
+        for (tensor, values) in zip(self, arrays) where values.count != tensor.count {
+            throw EngineError.invalidArgument("\(kind) state: '\(name)' buffer of \(values.count) values for a parameter of \(tensor.count)")
+        }
+    }
+
+    /// Copies saved arrays into these buffers; call `validate` on every buffer of a state
+    /// first, so a bad state changes nothing.
+    func load(_ arrays: [[Float]]?, name: String, kind: String) throws {
+        try validate(arrays, name: name, kind: kind)
+        for (tensor, values) in zip(self, arrays ?? []) {
+            values.withUnsafeBufferPointer { buffer in
+                if let base = buffer.baseAddress { tensor.data.update(from: base, count: values.count) }
             }
-            values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: values.count) }
         }
     }
 }

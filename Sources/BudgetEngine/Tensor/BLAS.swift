@@ -1,4 +1,13 @@
 import CBLAS
+import Dispatch
+import Foundation
+
+/// Time spent inside sgemm, measured only when `BUDGETRAIN_PROFILE_GEMM` is set (the
+/// benchmark's "share of the step in sgemm"); otherwise one branch per call.
+public enum GEMMProfiler {
+    nonisolated(unsafe) public static var isEnabled = ProcessInfo.processInfo.environment["BUDGETRAIN_PROFILE_GEMM"] != nil
+    nonisolated(unsafe) public static var seconds = 0.0
+}
 
 /// Thin, named wrappers over `cblas_sgemm` for the row-major products the layers use.
 /// `C[m×n] = alpha · op(A) · op(B) + beta · C`.
@@ -10,6 +19,10 @@ enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        let start = GEMMProfiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
+        defer {
+            if GEMMProfiler.isEnabled { GEMMProfiler.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

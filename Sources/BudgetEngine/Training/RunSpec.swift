@@ -93,6 +93,12 @@ public struct RunResult: Sendable {
     public var evaluations: [EvaluationRecord]
     /// Why the run diverged or failed.
     public var message: String?
+    /// Seconds spent inside the schedule (a Lua function schedule's cost shows here).
+    public var scheduleSeconds: Double = 0
+    /// Seconds inside sgemm during training, when `GEMMProfiler` is enabled.
+    public var gemmSeconds: Double?
+    /// Wall-clock time (seconds since 1970) at which the first step began.
+    public var firstStepTime: Double?
 }
 
 /// Receives the run's progress; the CLI draws its progress bar and the experiment writes its

@@ -65,6 +65,10 @@ public final class Trainer {
             observer?.didEvaluate(record)
         }
 
+        var scheduleNanoseconds: UInt64 = 0
+        var firstStepTime: Double?
+        let gemmSecondsBefore = GEMMProfiler.seconds
+        var evaluationGEMMSeconds = 0.0
         var clockStart = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - clockStart) / 1e9 }
 
@@ -85,7 +89,10 @@ public final class Trainer {
             let context = ScheduleContext(
                 step: step, budget: budgetSteps ?? step + 1, fullBudget: fullSteps ?? step + 1,
                 epoch: epoch, stepsPerEpoch: perEpoch, baseLearningRate: baseLR, isWallClock: budgetSteps == nil)
+            if step == 0 { firstStepTime = Date().timeIntervalSince1970 }
+            let scheduleStart = DispatchTime.now().uptimeNanoseconds
             let lr = baseLR * (try spec.schedule.checkedMultiplier(at: progress, context: context))
+            scheduleNanoseconds += DispatchTime.now().uptimeNanoseconds - scheduleStart
 
             for p in parameters { p.gradient.zero() }
             let output = try model.forward(iterator.inputs)
@@ -113,7 +120,9 @@ public final class Trainer {
             let due = checkpoints.due(at: reached)
             if due.test || due.gradNorm {
                 trainingSeconds = now
+                let gemmBeforeEvaluation = GEMMProfiler.seconds
                 try evaluate(at: reached, gradNorm: due.gradNorm, test: due.test)
+                evaluationGEMMSeconds += GEMMProfiler.seconds - gemmBeforeEvaluation
                 if reached >= 1 { evaluatedAtEnd = true }
                 clockStart = DispatchTime.now().uptimeNanoseconds
             }
@@ -130,7 +139,9 @@ public final class Trainer {
             status: status, steps: step, seconds: trainingSeconds, finalLearningRate: lastLR,
             trainLoss: recentLosses.mean, testLoss: last?.testLoss, testAccuracy: last?.testAccuracy,
             gradNorm: evaluations.last(where: { $0.gradNorm != nil })?.gradNorm,
-            evaluations: evaluations, message: message)
+            evaluations: evaluations, message: message, scheduleSeconds: Double(scheduleNanoseconds) / 1e9,
+            gemmSeconds: GEMMProfiler.isEnabled ? GEMMProfiler.seconds - gemmSecondsBefore - evaluationGEMMSeconds : nil,
+            firstStepTime: firstStepTime)
     }
 
     private func firstLeaf(of layer: Layer) -> Layer {

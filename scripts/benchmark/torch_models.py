@@ -1,5 +1,5 @@
 """The PyTorch side of scripts/bench: the same three models, data, optimizer and batch as the
-budgetrain side (scripts/bench/*.lua), timed the same way (training steps only, data in memory).
+budgetrain side (scripts/benchmark/*.lua), timed the same way (training steps only, data in memory).
 
 Usage: torch_models.py MODEL STEPS THREADS
 Prints one JSON line: {"model", "examples_per_second", "seconds", "steps", "loss"}.

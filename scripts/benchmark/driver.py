@@ -1,0 +1,126 @@
+"""Times budgetrain against PyTorch (CPU) on the same data, models, optimizer, batch and
+threads, interleaving the two so that machine drift hits both alike, and prints one line per
+measure: `name: value unit` and, where there is a peer, the ratio budgetrain / PyTorch.
+
+Run through scripts/bench, which builds budgetrain in release mode and provides PyTorch.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_child(cmd, env=None):
+    """Runs a command; returns (stdout, wall seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    # communicate() has reaped the child; its rusage is in RUSAGE_CHILDREN only cumulatively,
+    # so peak RSS is taken per child through wait4 in rss_of instead when it matters.
+    if proc.returncode != 0:
+        sys.exit(f"bench: command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
+    return out, wall
+
+
+def peak_rss(cmd, env=None):
+    """Peak resident set size (MiB) of one run of cmd, from wait4's rusage."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"bench: command failed: {' '.join(cmd)}")
+    return usage.ru_maxrss / 1024.0
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    sys.exit(f"bench: no result line in output:\n{text}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budgetrain", required=True)
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="fewer steps, one pass (a smoke test of the script)")
+    args = ap.parse_args()
+    passes = 1 if args.quick else args.passes
+    steps = {"mlp": 600, "cnn": 120, "resnet": 30} if not args.quick else {"mlp": 50, "cnn": 10, "resnet": 4}
+    env = dict(os.environ)
+    models_lua = os.path.join(HERE, "models.lua")
+    torch_py = os.path.join(HERE, "torch_models.py")
+
+    def ours(model, n, schedule="builtin", extra_env=None):
+        e = dict(env, **(extra_env or {}))
+        out, _ = run_child([args.budgetrain, "run", models_lua, "--quiet", "--threads", str(args.threads), "--",
+                            model, str(n), schedule], env=e)
+        return last_json(out)
+
+    def theirs(model, n):
+        out, _ = run_child([args.python, torch_py, model, str(n), str(args.threads)], env=env)
+        return last_json(out)
+
+    print(f"# budgetrain vs PyTorch (CPU), {args.threads} threads, batch 128, SGD momentum 0.9 nesterov wd 5e-4,"
+          f" Fashion-MNIST; medians of {passes} interleaved passes")
+    version = subprocess.run([args.budgetrain, "--version"], capture_output=True, text=True).stdout.strip()
+    torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"],
+                                   capture_output=True, text=True).stdout.strip()
+    print(f"# {version.replace(chr(10), '; ')}; torch {torch_version}")
+
+    for model in ("mlp", "cnn", "resnet"):
+        a, b = [], []
+        for _ in range(passes):
+            a.append(ours(model, steps[model])["examples_per_second"])
+            b.append(theirs(model, steps[model])["examples_per_second"])
+        ma, mb = statistics.median(a), statistics.median(b)
+        print(f"{model}_examples_per_second: {ma:.0f} examples/s (pytorch {mb:.0f}); ratio {ma / mb:.2f}")
+
+    prof = ours("mlp", steps["mlp"], extra_env={"BUDGETRAIN_PROFILE_GEMM": "1"})
+    if "gemm_seconds" in prof:
+        print(f"mlp_step_share_in_sgemm: {100 * prof['gemm_seconds'] / prof['seconds']:.1f} %")
+
+    builtin, lua = [], []
+    for _ in range(passes):
+        builtin.append(ours("mlp", steps["mlp"], "builtin"))
+        lua.append(ours("mlp", steps["mlp"], "lua"))
+    tb = statistics.median(r["seconds"] for r in builtin)
+    tl = statistics.median(r["seconds"] for r in lua)
+    share = statistics.median(r.get("schedule_seconds", 0) / r["seconds"] for r in lua)
+    print(f"lua_schedule_overhead: {100 * (tl - tb) / tb:+.2f} % wall (time inside the Lua schedule: {100 * share:.3f} % of step time)")
+
+    grid = os.path.join(HERE, "grid.lua")
+    walls = {}
+    for jobs in (1, 2):
+        times = []
+        for _ in range(passes):
+            with tempfile.TemporaryDirectory() as out_dir:
+                _, wall = run_child([args.budgetrain, "run", grid, "--quiet", "--jobs", str(jobs), "--threads",
+                                     str(args.threads), "--out", out_dir] + (["--", "--quick"] if args.quick else []), env=env)
+                times.append(wall)
+        walls[jobs] = statistics.median(times)
+    print(f"jobs2_vs_jobs1_runs_per_second: ratio {walls[1] / walls[2]:.2f} (wall {walls[1]:.1f} s vs {walls[2]:.1f} s)")
+
+    starts = []
+    for _ in range(passes):
+        t0 = time.time()
+        r = ours("mlp", 1)
+        starts.append(r["started_at"] - t0 if "started_at" in r else float("nan"))
+    print(f"start_to_first_step: {statistics.median(starts):.3f} s")
+
+    rss_ours = peak_rss([args.budgetrain, "run", models_lua, "--quiet", "--threads", str(args.threads), "--", "mlp",
+                         str(steps["mlp"])], env=env)
+    rss_torch = peak_rss([args.python, torch_py, "mlp", str(steps["mlp"]), str(args.threads)], env=env)
+    print(f"peak_rss_mlp_run: {rss_ours:.0f} MiB (pytorch {rss_torch:.0f} MiB); ratio {rss_ours / rss_torch:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+-- The budgetrain side of scripts/bench: trains one of the three benchmark models on
+-- Fashion-MNIST for a number of steps and prints its throughput as one JSON line.
+-- The PyTorch side (torch_models.py) builds the same models with the same settings.
+--
+--   budgetrain run scripts/benchmark/models.lua --quiet -- MODEL STEPS [SCHEDULE]
+--
+-- SCHEDULE is `builtin` (schedule.linear(), the default) or `lua` (the same decay written
+-- as a Lua function), to measure what a user's Lua schedule costs per step.
+local model_name, steps, schedule_kind = arg[1], tonumber(arg[2]), arg[3] or "builtin"
+
+local function basic_block(cin, cout, stride)
+  local body = nn.Sequential {
+    nn.Conv2d(cin, cout, 3, { stride = stride, padding = 1, bias = false }), nn.BatchNorm(cout), nn.ReLU(),
+    nn.Conv2d(cout, cout, 3, { padding = 1, bias = false }), nn.BatchNorm(cout),
+  }
+  local shortcut = nil
+  if stride ~= 1 or cin ~= cout then
+    shortcut = nn.Sequential { nn.Conv2d(cin, cout, 1, { stride = stride, bias = false }), nn.BatchNorm(cout) }
+  end
+  return nn.Sequential { nn.Residual(body, shortcut), nn.ReLU() }
+end
+
+local models = {
+  mlp = function()
+    return nn.Sequential { nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10) }
+  end,
+  cnn = function()
+    return nn.Sequential {
+      nn.Conv2d(1, 16, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Conv2d(16, 32, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Flatten(), nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10),
+    }
+  end,
+  resnet = function()
+    return nn.Sequential {
+      nn.Conv2d(1, 16, 3, { padding = 1, bias = false }), nn.BatchNorm(16), nn.ReLU(),
+      basic_block(16, 16, 1), basic_block(16, 32, 2), basic_block(32, 64, 2),
+      nn.GlobalAvgPool(), nn.Linear(64, 10),
+    }
+  end,
+}
+assert(models[model_name], "unknown model '" .. tostring(model_name) .. "' (mlp, cnn or resnet)")
+assert(steps and steps > 0, "STEPS must be a positive number")
+
+local schedules = {
+  builtin = schedule.linear(),
+  lua = function(p) return 1 - p end,
+}
+local fm = data.fashion_mnist()
+local function run(n)
+  return train {
+    data = { train = fm.train }, model = models[model_name], loss = nn.CrossEntropy(),
+    optimizer = optim.sgd { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 5e-4 },
+    batch_size = 128, budget = { iterations = n }, schedule = schedules[schedule_kind], seed = 1,
+  }
+end
+run(5)  -- warm-up: first-touch of buffers and BLAS threads, as the PyTorch side does
+local r = run(steps)
+local examples = 0
+local per_epoch = math.ceil(#fm.train / 128)
+for s = 0, steps - 1 do examples = examples + math.min(128, #fm.train - (s % per_epoch) * 128) end
+print(string.format('{"model":"%s","examples_per_second":%.3f,"seconds":%.6f,"steps":%d,"loss":%.6f}',
+  model_name, examples / r.seconds, r.seconds, r.steps, r.train_loss))
