@@ -55,6 +55,8 @@ enum TrainBinding {
             ("test_loss", .optional(r.testLoss)),
             ("test_accuracy", .optional(r.testAccuracy)),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
+            // Time inside the schedule: what a Lua function schedule costs.
+            ("schedule_seconds", .number(r.scheduleSeconds)),
         ]
         if let message = r.message { fields.append(("message", .string(message))) }
         fields.append(("evaluations", .array(r.evaluations.map { e in
