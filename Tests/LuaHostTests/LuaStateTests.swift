@@ -106,6 +106,31 @@ final class DeinitProbe: Layer {
         #expect(host.global("message").stringValue?.contains("Module has no field 'parameter_cont'; did you mean 'parameter_count'?") == true)
     }
 
+    /// Bindings called inside a coroutine read their arguments from the coroutine's stack, and
+    /// a run started there calls its Lua schedule and factory on that stack too.
+    @Test func bindingsWorkInsideCoroutines() throws {
+        let dir = try TemporaryDirectory()
+        let host = try runScript(luaPrelude + """
+            local co = coroutine.wrap(function(a, b)
+              local m = nn.Linear(a, b)
+              coroutine.yield(m:parameter_count())
+              local ok, message = pcall(nn.Linear, "x", 1)
+              coroutine.yield(message)
+              local r = train { data = blobs(40, 1), model = function() return mlp() end,
+                                optimizer = optim.sgd { lr = 0.1 }, batch_size = 8, budget = { iterations = 6 },
+                                schedule = function(p, ctx) coroutine.isyieldable(); return 1 - p end }
+              return r.status, r.steps
+            end)
+            count = co(3, 4)
+            message = co()
+            status, steps = co()
+            """, in: dir)
+        #expect(host.global("count").intValue == 16)
+        #expect(host.global("message").stringValue?.contains("bad argument #1 to 'nn.Linear' (number expected, got string)") == true)
+        #expect(host.global("status").stringValue == "ok")
+        #expect(host.global("steps").intValue == 6)
+    }
+
     @Test func registeringANameTwiceIsRefused() throws {
         let host = try ScriptHost()
         #expect(throws: HostError.self) { try host.registry.function("nn.Linear") { _ in .null } }

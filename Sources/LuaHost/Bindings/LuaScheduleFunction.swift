@@ -28,7 +28,7 @@ final class LuaScheduleFunction: @unchecked Sendable {
     }
 
     func call(_ p: Double, _ c: ScheduleContext) throws -> Double {
-        guard let state = function.state else {
+        guard let state = function.state?.current else {
             throw EngineError.training("schedule \(summary): its Lua state no longer exists")
         }
         let saved = state.top

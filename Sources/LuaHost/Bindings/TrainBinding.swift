@@ -27,7 +27,7 @@ enum TrainBinding {
             guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
             let o = try args.options(1, fields: fields)
             try args.noMore(than: 1)
-            let position = host.state.position(level: 1)
+            let position = args.state.position(level: 1)
             let request = try TrainRequest(o, host: host)
             let label = request.name ?? "train" + (position.map { " at \($0)" } ?? "")
             switch host.options.mode {
@@ -162,7 +162,7 @@ struct TrainRequest {
                     rng = host.initialisation
                     host.initialisation = outside
                 }
-                let state = host.state
+                let state = host.state.current
                 let saved = state.top
                 defer { state.setTop(saved) }
                 factory.push()

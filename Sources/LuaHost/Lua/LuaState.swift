@@ -10,24 +10,47 @@ import CLua
 /// - Swift functions Lua calls report errors by returning `BR_RAISE` and let the C trampoline
 ///   raise (see `SwiftFunction.swift`).
 ///
+/// A `LuaState` is either the interpreter itself (the *main* state, which owns the Lua
+/// universe and closes it) or a view of one of its coroutines: a Swift function called from
+/// inside a coroutine must read its arguments from that coroutine's stack, and anything Swift
+/// calls back into Lua while it runs goes on that stack too (`current`).
+///
 /// Not thread-safe: a state and everything holding it belong to one thread.
 public final class LuaState {
-    /// The raw `lua_State *`.
+    /// The raw `lua_State *` (of the main thread, or of the coroutine this view shows).
     public let L: OpaquePointer
+    /// The main state, for a coroutine's view; nil for the main state itself.
+    private let owner: LuaState?
     /// Closures registered as Lua functions. Lua holds them as light userdata, so they must
-    /// live exactly as long as the state does.
+    /// live exactly as long as the state does (kept by the main state).
     var functionBoxes: [SwiftFunctionBox] = []
+    /// The states of the Swift functions running now, innermost last (kept by the main state).
+    var activeCalls: [LuaState] = []
 
     public init() throws {
         guard let state = luaL_newstate() else { throw HostError("cannot create a Lua state (out of memory)") }
         L = state
+        owner = nil
         guard br_openlibs(state) == LUA_OK else {
             lua_close(state)
             throw HostError("cannot open the Lua standard libraries (out of memory)")
         }
     }
 
-    deinit { lua_close(L) }
+    /// A view of the coroutine `thread` of `main`.
+    init(thread: OpaquePointer, of main: LuaState) {
+        L = thread
+        owner = main
+    }
+
+    deinit { if owner == nil { lua_close(L) } }
+
+    /// The main state (the interpreter).
+    public var main: LuaState { owner ?? self }
+
+    /// Where Swift code that was not handed a state should work: the stack of the innermost
+    /// Swift function running now (a coroutine's, inside one), else the main stack.
+    public var current: LuaState { main.activeCalls.last ?? main }
 
     // MARK: Stack
 
@@ -188,15 +211,16 @@ public final class LuaState {
     /// Pops the value on top of the stack and keeps it in the registry until the returned
     /// reference is released.
     public func makeReference() -> LuaReference {
-        LuaReference(state: self, id: luaL_ref(L, br_registryindex()))
+        LuaReference(state: main, id: luaL_ref(L, br_registryindex()))
     }
 
-    func release(reference id: Int32) { luaL_unref(L, br_registryindex(), id) }
+    func release(reference id: Int32) { luaL_unref(current.L, br_registryindex(), id) }
 }
 
 /// A value kept alive in the Lua registry on behalf of Swift (a script's function, a table).
 /// Released when the reference is deinitialised, if the state still exists.
 public final class LuaReference {
+    /// The main state.
     weak var state: LuaState?
     let id: Int32
 
@@ -205,10 +229,10 @@ public final class LuaReference {
         self.id = id
     }
 
-    /// Pushes the referenced value.
+    /// Pushes the referenced value on the `current` stack of its state.
     public func push() {
         guard let state else { return }
-        lua_rawgeti(state.L, br_registryindex(), lua_Integer(id))
+        lua_rawgeti(state.current.L, br_registryindex(), lua_Integer(id))
     }
 
     deinit { state?.release(reference: id) }

@@ -21,10 +21,14 @@ final class SwiftFunctionBox {
     /// tells the trampoline to raise it. Errors that already carry a position and traceback
     /// (they came back through a nested `lua_pcall`) are raised as they are.
     func invoke(_ L: OpaquePointer) -> Int32 {
-        guard let state else {
+        guard let main = state else {
             lua_pushstring(L, "budgetrain is shutting down: bindings cannot be called from finalizers")
             return BR_RAISE
         }
+        // Called from a coroutine: work on its stack.
+        let state = L == main.L ? main : LuaState(thread: L, of: main)
+        main.activeCalls.append(state)
+        defer { main.activeCalls.removeLast() }
         do {
             return try body(state)
         } catch let error as LuaScriptError {
@@ -46,8 +50,8 @@ private let dispatchSwiftFunction: br_swift_function = { L in
 extension LuaState {
     /// Pushes a Lua function that runs `body`. The closure lives as long as this state.
     public func pushFunction(_ body: @escaping LuaFunctionBody) {
-        let box = SwiftFunctionBox(state: self, body: body)
-        functionBoxes.append(box)
+        let box = SwiftFunctionBox(state: main, body: body)
+        main.functionBoxes.append(box)
         br_push_swift_function(L, dispatchSwiftFunction, Unmanaged.passUnretained(box).toOpaque())
     }
 }
