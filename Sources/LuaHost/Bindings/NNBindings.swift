@@ -87,8 +87,9 @@ extension BindingRegistry {
     /// try registry.layer("nn.Tanh", host: host) { _, _ in Tanh() }
     /// ```
     func layer(_ name: String, host: ScriptHost, _ make: @escaping (LuaArguments, inout RandomGenerator) throws -> Layer) throws {
-        try function(name) { [unowned host] args in
-            .object(ModuleHandle(try make(args, &host.initialisation)))
+        try function(name) { [weak host] args in
+            guard let host else { throw HostError("the script host no longer exists") }
+            return .object(ModuleHandle(try make(args, &host.initialisation)))
         }
     }
 

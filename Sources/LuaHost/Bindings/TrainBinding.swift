@@ -23,7 +23,8 @@ enum TrainBinding {
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
-        try registry.function("train") { [unowned host] args in
+        try registry.function("train") { [weak host] args in
+            guard let host else { throw HostError("the script host no longer exists") }
             guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
             let o = try args.options(1, fields: fields)
             try args.noMore(than: 1)
@@ -153,7 +154,8 @@ struct TrainRequest {
             state.pushValue(at: index)
             let factory = state.makeReference()
             let function = o.function
-            return { [unowned host] rng in
+            return { [weak host] rng in
+                guard let host else { throw HostError("the script host no longer exists") }
                 // The factory's layers draw from the run's generator; the host's own
                 // generator continues where it was once the factory returns.
                 let outside = host.initialisation
