@@ -59,25 +59,39 @@ final class ProgressDisplay: RunProgressReporter {
         }
         state.lastDraw = now
         run = state
-        let line = Self.line(state, r)
-        write(interactive ? "\r\u{1B}[K" + line : line + "\n")
+        let status = Self.status(r, smoothedLoss: state.smoothedLoss, budget: state.budget)
+        write(interactive ? "\r\u{1B}[K" + fitted(label: state.label, status) : "\(state.label)  \(status)\n")
     }
 
-    /// The progress text for the step just taken.
-    private static func line(_ state: RunState, _ r: StepRecord) -> String {
+    /// The progress text for the step just taken (without the run's label).
+    private static func status(_ r: StepRecord, smoothedLoss: Double?, budget: Budget) -> String {
         let done: Double, counter: String
         if let total = r.budgetSteps {
             done = Double(r.step + 1) / Double(total)
             counter = "\(r.step + 1)/\(total)"
         } else {
-            done = min(r.elapsed / max(wallClock(state.budget), 1e-9), 1)
+            done = min(r.elapsed / max(wallClock(budget), 1e-9), 1)
             counter = "step \(r.step + 1)"
         }
         let width = 24, filled = Int(done * Double(width))
         let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
         let remaining = done > 0 ? r.elapsed * (1 - done) / done : 0
-        let loss = state.smoothedLoss.map { String(format: "%.4f", $0) } ?? "-"
-        return "\(state.label)  [\(bar)] \(String(format: "%3d", Int(done * 100)))%  \(counter)  loss \(loss)  lr \(String(format: "%.4g", r.learningRate))  ETA \(duration(remaining))"
+        let loss = smoothedLoss.map { String(format: "%.4f", $0) } ?? "-"
+        return "[\(bar)] \(String(format: "%3d", Int(done * 100)))%  \(counter)  loss \(loss)  lr \(String(format: "%.4g", r.learningRate))  ETA \(duration(remaining))"
+    }
+
+    /// `label  status` within the terminal's width (a line that wrapped could not be redrawn in
+    /// place): the label is shortened first, then the status cut.
+    private func fitted(label: String, _ status: String) -> String {
+        let line = "\(label)  \(status)"
+        var size = winsize()
+        let fd = output === FileHandle.standardOutput ? STDOUT_FILENO : STDERR_FILENO
+        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 1 else { return line }
+        let width = Int(size.ws_col) - 1
+        guard line.count > width else { return line }
+        let room = width - status.count - 2
+        if room >= 4 { return String(label.prefix(room - 1)) + "…  " + status }
+        return String(status.prefix(width))
     }
 
     private static func wallClock(_ budget: Budget) -> Double {
