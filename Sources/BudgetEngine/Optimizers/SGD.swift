@@ -40,22 +40,34 @@ public final class SGD: Optimizer {
         momentumBuffers = options.momentum > 0 ? zeroBuffers(like: parameters) : []
     }
 
-    public func step(learningRate: Float) {
+    public func step(learningRate lr: Float) {
         let mu = Float(options.momentum), wd = Float(options.weightDecay)
         let first = steps == 0, nesterov = options.nesterov
         for (index, p) in parameters.enumerated() {
             let theta = p.value.data, grad = p.gradient.data
-            let buf = mu > 0 ? momentumBuffers[index].data : nil
-            parallelRanges(p.count, minimumPerThread: 1 << 15) { range in
-                for i in range {
-                    let g = grad[i] + wd * theta[i]
-                    guard let buf else {
-                        theta[i] -= learningRate * g
-                        continue
+            // One branch-free loop per case, so the compiler vectorises each.
+            guard mu > 0 else {
+                parallelRanges(p.count, minimumPerThread: 1 << 16) { range in
+                    for i in range { theta[i] -= lr * (grad[i] + wd * theta[i]) }
+                }
+                continue
+            }
+            let buf = momentumBuffers[index].data
+            let decay: Float = first ? 0 : mu  // the first step sets b = g
+            parallelRanges(p.count, minimumPerThread: 1 << 16) { range in
+                if nesterov {
+                    for i in range {
+                        let g = grad[i] + wd * theta[i]
+                        let b = decay * buf[i] + g
+                        buf[i] = b
+                        theta[i] -= lr * (g + mu * b)
                     }
-                    let b = first ? g : mu * buf[i] + g
-                    buf[i] = b
-                    theta[i] -= learningRate * (nesterov ? g + mu * b : b)
+                } else {
+                    for i in range {
+                        let b = decay * buf[i] + grad[i] + wd * theta[i]
+                        buf[i] = b
+                        theta[i] -= lr * b
+                    }
                 }
             }
         }
