@@ -79,10 +79,13 @@ public struct LuaArguments {
         return try LuaOptions(validating: index(position), state: state, function: function, fields: fields)
     }
 
-    /// Rejects arguments after `maximum` (catches e.g. `nn.Linear(784, 256, 10)`).
+    /// Rejects arguments after `maximum` (catches e.g. `nn.Linear(784, 256, 10)`); nils
+    /// there are fine, as in Lua.
     public func noMore(than maximum: Int) throws {
-        if count > maximum, !isNil(count) {
-            throw bad(maximum + 1, "no value expected, got \(state.typeName(at: index(maximum + 1))); '\(function)' takes \(maximum) argument\(maximum == 1 ? "" : "s")")
+        guard count > maximum else { return }
+        for position in (maximum + 1)...count where !isNil(position) {
+            let takes = maximum == 0 ? "no arguments" : "\(maximum) argument\(maximum == 1 ? "" : "s")"
+            throw bad(position, "no value expected, got \(state.typeName(at: index(position))); '\(function)' takes \(takes)")
         }
     }
 
