@@ -94,6 +94,20 @@ import Testing
         #expect(dx == [10, 0, 0, 0, 0, 0, 20, 0, 30, 0, 0, 0, 0, 0, 40, 0])
     }
 
+    /// PyTorch propagates NaN through max pooling; infinities of both signs are ordinary values.
+    @Test(arguments: [2, 3])
+    func maxPoolPropagatesNaN(kernel: Int) throws {
+        let pool = try MaxPool2d(kernel: kernel)
+        var values = [Float](repeating: 1, count: 36)
+        values[7] = .nan  // row 1, column 1: inside the first window for both kernel sizes
+        values[kernel] = .infinity  // first row of the second window
+        values[kernel + 1] = -.infinity
+        let y = try pool.forward(Tensor(shape: [1, 1, 6, 6], values: values)).values
+        #expect(y[0].isNaN)
+        #expect(y[1] == .infinity)
+        #expect(y.dropFirst(2).allSatisfy { $0 == 1 })
+    }
+
     /// Overlapping windows (3x3, stride 1) on a plane with one peak: every window picks it.
     @Test func overlappingMaxPoolSumsGradients() throws {
         let pool = try MaxPool2d(kernel: 3, stride: 1)

@@ -36,6 +36,12 @@ public final class Conv2d: Layer, InputGradientOptional {
     private let gradInput = Tensor(shape: [0])
     /// One column matrix per worker, `[workers, in·k·k · OH·OW]`.
     private let columns = Tensor(shape: [0])
+    /// One zero-padded input image per worker, `[workers, in·(H + 2p)·(W + 2p)]`; only the
+    /// interiors are ever written, so the borders stay zero until the geometry changes.
+    private let paddedImages = Tensor(shape: [0])
+    private var paddedImagesGeometry: WindowGeometry?
+    /// One zero-padded input gradient per worker (col2im accumulates into it, borders included).
+    private let paddedGradients = Tensor(shape: [0])
     /// Per-worker partial gradients `[workers, in·k·k · out + out]`: dWᵀ then db.
     private let partialGradients = Tensor(shape: [0])
     private var input: Tensor?
@@ -91,6 +97,32 @@ public final class Conv2d: Layer, InputGradientOptional {
         max(1, min(workersOverride ?? ComputeThreads.count, batch))
     }
 
+    /// Sizes the per-worker scratch buffers for `workers` workers on images of geometry `g`.
+    private func prepareScratch(_ g: WindowGeometry, workers: Int, forGradient: Bool) {
+        columns.resize(toShape: [workers, g.patchSize * g.outPixels])
+        if g.padding > 0, paddedImagesGeometry != g || paddedImages.shape.first != workers {
+            paddedImages.resize(toShape: [workers, g.paddedImageSize])
+            paddedImages.zero()
+            paddedImagesGeometry = g
+        }
+        if forGradient, g.padding > 0 { paddedGradients.resize(toShape: [workers, g.paddedImageSize]) }
+    }
+
+    /// The column matrix of image `image` of `xs`, in worker `worker`'s buffers.
+    @inline(__always)
+    private func unfold(_ g: WindowGeometry, _ xs: UnsafePointer<Float>, image: Int, worker: Int) -> UnsafeMutablePointer<Float> {
+        let col = columns.data + worker * g.patchSize * g.outPixels
+        let source = xs + image * g.imageSize
+        if g.padding == 0 {
+            g.im2col(padded: source, into: col)
+        } else {
+            let padded = paddedImages.data + worker * g.paddedImageSize
+            g.pad(source, into: padded)
+            g.im2col(padded: padded, into: col)
+        }
+        return col
+    }
+
     public func forward(_ x: Tensor) throws -> Tensor {
         let g = try geometry(for: x.shape)
         geometry = g
@@ -98,17 +130,15 @@ public final class Conv2d: Layer, InputGradientOptional {
         output.resize(batch: n, like: [n, outChannels, g.outHeight, g.outWidth])
         input = x
         let workers = workerCount(batch: n)
-        let columnSize = g.patchSize * g.outPixels
-        columns.resize(toShape: [workers, columnSize])
+        prepareScratch(g, workers: workers, forGradient: false)
 
         let outPlane = outChannels * g.outPixels
         let w = weight.value.data, b = bias?.value.data
-        let xs = x.data, ys = output.data, cols = columns.data
+        let xs = x.data, ys = output.data
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
         forEachBatchSlice(n, workers: workers) { worker, images in
-            let col = cols + worker * columnSize
             for image in images {
-                g.im2col(xs + image * g.imageSize, into: col)
+                let col = unfold(g, xs, image: image, worker: worker)
                 let y = ys + image * outPlane
                 if let b {
                     for channel in 0..<o { (y + channel * pixels).update(repeating: b[channel], count: pixels) }
@@ -130,35 +160,28 @@ public final class Conv2d: Layer, InputGradientOptional {
         let n = x.shape[0]
         gradInput.resize(batch: n, like: x.shape)
         let workers = workerCount(batch: n)
-        let columnSize = g.patchSize * g.outPixels
-        columns.resize(toShape: [workers, columnSize])
+        let wantInput = needsInputGradient, hasBias = bias != nil
+        prepareScratch(g, workers: workers, forGradient: wantInput)
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
         let partialSize = patch * o + o
         partialGradients.resize(toShape: [workers, partialSize])
         partialGradients.zero()
 
         let w = weight.value.data, xs = x.data, dys = dy.data, dxs = gradInput.data
-        let cols = columns.data, partials = partialGradients.data
+        let partials = partialGradients.data, paddedGrads = paddedGradients.data
         let outPlane = o * pixels
-        let wantInput = needsInputGradient, hasBias = bias != nil
         forEachBatchSlice(n, workers: workers) { worker, images in
-            let col = cols + worker * columnSize
             let dWt = partials + worker * partialSize, db = dWt + patch * o
             for image in images {
                 let dyImage = dys + image * outPlane
-                g.im2col(xs + image * g.imageSize, into: col)
+                let col = unfold(g, xs, image: image, worker: worker)
                 // dWᵀ[C·k·k, out] += cols[C·k·k, OH·OW] · dy_nᵀ[OH·OW, out]
                 BLAS.gemm(
                     transA: false, transB: true, m: patch, n: o, k: pixels,
                     a: col, lda: pixels, b: dyImage, ldb: pixels,
                     beta: 1, c: dWt, ldc: o)
                 if hasBias {
-                    for channel in 0..<o {
-                        let row = dyImage + channel * pixels
-                        var sum: Float = 0
-                        for i in 0..<pixels { sum += row[i] }
-                        db[channel] += sum
-                    }
+                    for channel in 0..<o { db[channel] += rowSum(dyImage + channel * pixels, count: pixels) }
                 }
                 guard wantInput else { continue }
                 // dcols[C·k·k, OH·OW] = Wᵀ · dy_n, reusing the column buffer; then fold back.
@@ -166,7 +189,14 @@ public final class Conv2d: Layer, InputGradientOptional {
                     transA: true, transB: false, m: patch, n: pixels, k: o,
                     a: w, lda: patch, b: dyImage, ldb: pixels,
                     beta: 0, c: col, ldc: pixels)
-                g.col2im(col, into: dxs + image * g.imageSize)
+                let dx = dxs + image * g.imageSize
+                if g.padding == 0 {
+                    g.col2im(col, intoPadded: dx)
+                } else {
+                    let padded = paddedGrads + worker * g.paddedImageSize
+                    g.col2im(col, intoPadded: padded)
+                    g.crop(padded, into: dx)
+                }
             }
         }
 
@@ -184,4 +214,23 @@ public final class Conv2d: Layer, InputGradientOptional {
         }
         return gradInput
     }
+}
+
+/// Sum of `count` values with eight independent accumulators: a single running sum is one long
+/// dependency chain the compiler may not reorder (float addition is not associative), so it
+/// cannot vectorise.
+@inline(__always)
+func rowSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count {
+        sum += values[i]
+        i += 1
+    }
+    return sum
 }

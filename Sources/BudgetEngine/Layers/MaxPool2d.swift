@@ -51,6 +51,10 @@ public final class MaxPool2d: Layer {
             for plane in range {
                 let src = xs + plane * h * w
                 let dst = ys + plane * oh * ow, idx = best + plane * oh * ow
+                if k == 2, s == 2 {
+                    MaxPool2d.pool2x2(src, width: w, outHeight: oh, outWidth: ow, into: dst, argmax: idx)
+                    continue
+                }
                 for r in 0..<oh {
                     for c in 0..<ow {
                         var at = r * s * w + c * s
@@ -64,7 +68,7 @@ public final class MaxPool2d: Layer {
                             }
                         }
                         dst[r * ow + c] = m
-                        idx[r * ow + c] = Int32(at)
+                        idx[r * ow + c] = Int32(truncatingIfNeeded: at)
                     }
                 }
             }
@@ -83,11 +87,51 @@ public final class MaxPool2d: Layer {
         parallelRanges(planes, minimumPerThread: max(1, (1 << 14) / max(plane, 1))) { range in
             for p in range {
                 let dx = dxs + p * plane, grad = dys + p * outPlane, idx = best + p * outPlane
+                // Zero, then add each gradient at its argmax (overlapping windows may share one).
                 dx.update(repeating: 0, count: plane)
                 for i in 0..<outPlane { dx[Int(idx[i])] += grad[i] }
             }
         }
         return gradInput
+    }
+}
+
+extension MaxPool2d {
+    /// The common 2x2, stride-2 case, without branches (random data would mispredict them):
+    /// the better of each row pair, then of the two rows, a later candidate winning only when
+    /// strictly greater (so ties go to the first in row-major order); the position is built
+    /// arithmetically from the three comparison bits, which compiles to straight-line code.
+    /// A window holding a NaN (which compares false) takes the general path, behind one
+    /// branch that is almost never taken, so the NaN propagates as in PyTorch.
+    @inline(__always)
+    static func pool2x2(
+        _ src: UnsafePointer<Float>, width w: Int, outHeight oh: Int, outWidth ow: Int,
+        into dst: UnsafeMutablePointer<Float>, argmax idx: UnsafeMutablePointer<Int32>
+    ) {
+        let rowStep = Int32(truncatingIfNeeded: w)
+        for r in 0..<oh {
+            let top = 2 * r * w
+            let upper = src + top, lower = upper + w
+            let out = dst + r * ow, outIndex = idx + r * ow
+            for c in 0..<ow {
+                let a = upper[2 * c], b = upper[2 * c + 1], d = lower[2 * c], e = lower[2 * c + 1]
+                let upperRight = b > a, lowerRight = e > d
+                let upperMax = upperRight ? b : a, lowerMax = lowerRight ? e : d
+                let lowerWins = lowerMax > upperMax
+                var m = lowerWins ? lowerMax : upperMax
+                let u: Int32 = upperRight ? 1 : 0, l: Int32 = lowerRight ? 1 : 0, down: Int32 = lowerWins ? 1 : 0
+                var at = down &* (rowStep &+ l) &+ (1 &- down) &* u
+                if (a + b + d + e).isNaN {
+                    // A NaN inside (or +inf and -inf together): compare one by one.
+                    m = a; at = 0
+                    if b > m || b.isNaN && !m.isNaN { m = b; at = 1 }
+                    if d > m || d.isNaN && !m.isNaN { m = d; at = rowStep }
+                    if e > m || e.isNaN && !m.isNaN { m = e; at = rowStep &+ 1 }
+                }
+                out[c] = m
+                outIndex[c] = Int32(truncatingIfNeeded: top + 2 * c) &+ at
+            }
+        }
     }
 }
 

@@ -35,42 +35,44 @@ struct WindowGeometry: Equatable {
     /// Rows of the column matrix: one per (channel, ki, kj).
     var patchSize: Int { channels * kernel * kernel }
 
-    /// The output columns `ow` whose tap `kj` lands inside the image (`0 ≤ ow·s − p + kj < W`);
-    /// the others read padding.
-    @inline(__always)
-    private func validColumns(tap kj: Int) -> Range<Int> {
-        let first = ceilDivide(padding - kj, stride)
-        let last = floorDivide(width - 1 + padding - kj, stride)
-        let lo = min(max(first, 0), outWidth)
-        return lo..<max(min(last + 1, outWidth), lo)
+    /// Height and width of the zero-padded image.
+    var paddedHeight: Int { height + 2 * padding }
+    var paddedWidth: Int { width + 2 * padding }
+    /// Values in one zero-padded image `[C, H + 2p, W + 2p]`.
+    var paddedImageSize: Int { channels * paddedHeight * paddedWidth }
+
+    /// Copies one image into the interior of its zero-padded version. Only the interior is
+    /// written: the border of `padded` must already be zero (and stays so).
+    func pad(_ image: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
+        let (h, w, pw) = (height, width, paddedWidth)
+        for c in 0..<channels {
+            let src = image + c * h * w
+            let dst = padded + (c * paddedHeight + padding) * pw + padding
+            for row in 0..<h {
+                let s = src + row * w, d = dst + row * pw
+                for i in 0..<w { d[i] = s[i] }
+            }
+        }
     }
 
-    /// Unfolds one image into its column matrix `cols[C·k·k, OH·OW]`:
+    /// Unfolds one zero-padded image (see `pad`) into its column matrix `cols[C·k·k, OH·OW]`:
     /// `cols[(c·k + ki)·k + kj, oh·OW + ow] = x[c, oh·s − p + ki, ow·s − p + kj]` (zero outside).
-    /// A convolution is then the product `W[out, C·k·k] · cols`.
-    func im2col(_ image: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
+    /// A convolution is then the product `W[out, C·k·k] · cols`. Reading the padded copy makes
+    /// every row a fixed-length copy with no bounds checks, which is what makes it fast.
+    func im2col(padded: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
+        let (pw, ow, s) = (paddedWidth, outWidth, stride)
         var row = cols
         for c in 0..<channels {
-            let plane = image + c * height * width
+            let plane = padded + c * paddedHeight * pw
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
-                    let valid = validColumns(tap: kj)
-                    let shift = kj - padding
                     for oh in 0..<outHeight {
-                        let r = row + oh * outWidth
-                        let ih = oh * stride - padding + ki
-                        guard ih >= 0, ih < height else {
-                            for ow in 0..<outWidth { r[ow] = 0 }
-                            continue
-                        }
-                        let src = plane + ih * width
-                        for ow in 0..<valid.lowerBound { r[ow] = 0 }
-                        if stride == 1 {
-                            for ow in valid { r[ow] = src[ow + shift] }
+                        let src = plane + (oh * s + ki) * pw + kj, dst = row + oh * ow
+                        if s == 1 {
+                            for i in 0..<ow { dst[i] = src[i] }
                         } else {
-                            for ow in valid { r[ow] = src[ow * stride + shift] }
+                            for i in 0..<ow { dst[i] = src[i * s] }
                         }
-                        for ow in valid.upperBound..<outWidth { r[ow] = 0 }
                     }
                     row += outPixels
                 }
@@ -78,26 +80,22 @@ struct WindowGeometry: Equatable {
         }
     }
 
-    /// The adjoint of `im2col`: folds a column matrix back into an image, summing the entries
-    /// that came from the same input pixel (padding entries are dropped). Overwrites `image`.
-    func col2im(_ cols: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
-        image.update(repeating: 0, count: imageSize)
+    /// The adjoint of `im2col`: folds a column matrix back into a zero-padded image, summing the
+    /// entries that came from the same pixel. Overwrites `padded`; `crop` then extracts the image.
+    func col2im(_ cols: UnsafePointer<Float>, intoPadded padded: UnsafeMutablePointer<Float>) {
+        padded.update(repeating: 0, count: paddedImageSize)
+        let (pw, ow, s) = (paddedWidth, outWidth, stride)
         var row = cols
         for c in 0..<channels {
-            let plane = image + c * height * width
+            let plane = padded + c * paddedHeight * pw
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
-                    let valid = validColumns(tap: kj)
-                    let shift = kj - padding
                     for oh in 0..<outHeight {
-                        let ih = oh * stride - padding + ki
-                        guard ih >= 0, ih < height else { continue }
-                        let r = row + oh * outWidth
-                        let dst = plane + ih * width
-                        if stride == 1 {
-                            for ow in valid { dst[ow + shift] += r[ow] }
+                        let dst = plane + (oh * s + ki) * pw + kj, src = row + oh * ow
+                        if s == 1 {
+                            for i in 0..<ow { dst[i] += src[i] }
                         } else {
-                            for ow in valid { dst[ow * stride + shift] += r[ow] }
+                            for i in 0..<ow { dst[i * s] += src[i] }
                         }
                     }
                     row += outPixels
@@ -105,14 +103,18 @@ struct WindowGeometry: Equatable {
             }
         }
     }
+
+    /// Copies the interior of a zero-padded image out into `image` (the inverse of `pad`).
+    func crop(_ padded: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let (h, w, pw) = (height, width, paddedWidth)
+        for c in 0..<channels {
+            let src = padded + (c * paddedHeight + padding) * pw + padding
+            let dst = image + c * h * w
+            for row in 0..<h {
+                let s = src + row * pw, d = dst + row * w
+                for i in 0..<w { d[i] = s[i] }
+            }
+        }
+    }
 }
 
-@inline(__always)
-private func floorDivide(_ a: Int, _ b: Int) -> Int {
-    a >= 0 ? a / b : -((-a + b - 1) / b)
-}
-
-@inline(__always)
-private func ceilDivide(_ a: Int, _ b: Int) -> Int {
-    -floorDivide(-a, b)
-}
