@@ -25,7 +25,11 @@ public final class ReLU: Layer {
         gradInput.resize(batch: dy.batchSize, like: dy.shape)
         let y = output.data, g = dy.data, dx = gradInput.data
         parallelRanges(dy.count, minimumPerThread: 1 << 16) { range in
-            for i in range { dx[i] = y[i] > 0 ? g[i] : 0 }
+            // Both loads unconditional, so the select vectorises.
+            for i in range {
+                let gradient = g[i]
+                dx[i] = y[i] > 0 ? gradient : 0
+            }
         }
         return gradInput
     }

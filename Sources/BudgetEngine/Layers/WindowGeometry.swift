@@ -1,0 +1,120 @@
+/// The geometry of a square window sliding over one image `[C, H, W]` with a stride and zero
+/// padding, shared by convolution and pooling:
+///
+///     OH = (H + 2·padding − kernel) / stride + 1,   OW likewise (rounded down, as PyTorch).
+///
+/// Output pixel `(oh, ow)` sees input pixels `(oh·stride − padding + ki, ow·stride − padding + kj)`
+/// for `ki, kj` in `0 ..< kernel`; positions outside the image read as zero.
+struct WindowGeometry: Equatable {
+    let channels: Int
+    let height: Int
+    let width: Int
+    let kernel: Int
+    let stride: Int
+    let padding: Int
+    let outHeight: Int
+    let outWidth: Int
+
+    /// Nil when the window does not fit in the padded image.
+    init?(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
+        guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else { return nil }
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        outHeight = (height + 2 * padding - kernel) / stride + 1
+        outWidth = (width + 2 * padding - kernel) / stride + 1
+    }
+
+    /// Values in one input image.
+    var imageSize: Int { channels * height * width }
+    /// Pixels in one output plane.
+    var outPixels: Int { outHeight * outWidth }
+    /// Rows of the column matrix: one per (channel, ki, kj).
+    var patchSize: Int { channels * kernel * kernel }
+
+    /// Height and width of the zero-padded image.
+    var paddedHeight: Int { height + 2 * padding }
+    var paddedWidth: Int { width + 2 * padding }
+    /// Values in one zero-padded image `[C, H + 2p, W + 2p]`.
+    var paddedImageSize: Int { channels * paddedHeight * paddedWidth }
+
+    /// Copies one image into the interior of its zero-padded version. Only the interior is
+    /// written: the border of `padded` must already be zero (and stays so).
+    func pad(_ image: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
+        let (h, w, pw) = (height, width, paddedWidth)
+        for c in 0..<channels {
+            let src = image + c * h * w
+            let dst = padded + (c * paddedHeight + padding) * pw + padding
+            for row in 0..<h {
+                let s = src + row * w, d = dst + row * pw
+                for i in 0..<w { d[i] = s[i] }
+            }
+        }
+    }
+
+    /// Unfolds one zero-padded image (see `pad`) into its column matrix `cols[C·k·k, OH·OW]`:
+    /// `cols[(c·k + ki)·k + kj, oh·OW + ow] = x[c, oh·s − p + ki, ow·s − p + kj]` (zero outside).
+    /// A convolution is then the product `W[out, C·k·k] · cols`. Reading the padded copy makes
+    /// every row a fixed-length copy with no bounds checks, which is what makes it fast.
+    func im2col(padded: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
+        let (pw, ow, s) = (paddedWidth, outWidth, stride)
+        var row = cols
+        for c in 0..<channels {
+            let plane = padded + c * paddedHeight * pw
+            for ki in 0..<kernel {
+                for kj in 0..<kernel {
+                    for oh in 0..<outHeight {
+                        let src = plane + (oh * s + ki) * pw + kj, dst = row + oh * ow
+                        if s == 1 {
+                            for i in 0..<ow { dst[i] = src[i] }
+                        } else {
+                            for i in 0..<ow { dst[i] = src[i * s] }
+                        }
+                    }
+                    row += outPixels
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: folds a column matrix back into a zero-padded image, summing the
+    /// entries that came from the same pixel. Overwrites `padded`; `crop` then extracts the image.
+    func col2im(_ cols: UnsafePointer<Float>, intoPadded padded: UnsafeMutablePointer<Float>) {
+        padded.update(repeating: 0, count: paddedImageSize)
+        let (pw, ow, s) = (paddedWidth, outWidth, stride)
+        var row = cols
+        for c in 0..<channels {
+            let plane = padded + c * paddedHeight * pw
+            for ki in 0..<kernel {
+                for kj in 0..<kernel {
+                    for oh in 0..<outHeight {
+                        let dst = plane + (oh * s + ki) * pw + kj, src = row + oh * ow
+                        if s == 1 {
+                            for i in 0..<ow { dst[i] += src[i] }
+                        } else {
+                            for i in 0..<ow { dst[i * s] += src[i] }
+                        }
+                    }
+                    row += outPixels
+                }
+            }
+        }
+    }
+
+    /// Copies the interior of a zero-padded image out into `image` (the inverse of `pad`).
+    func crop(_ padded: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let (h, w, pw) = (height, width, paddedWidth)
+        for c in 0..<channels {
+            let src = padded + (c * paddedHeight + padding) * pw + padding
+            let dst = image + c * h * w
+            for row in 0..<h {
+                let s = src + row * pw, d = dst + row * w
+                for i in 0..<w { d[i] = s[i] }
+            }
+        }
+    }
+}
+

@@ -1,0 +1,126 @@
+import Testing
+@testable import BudgetEngine
+
+/// Conv2d against a naive nested-loop convolution, its argument checks and initialisation.
+@Suite struct ConvolutionTests {
+    /// The definition, term by term, in double precision:
+    /// `y[n, o, i, j] = b[o] + Σ_{c, ki, kj} W[o, c, ki, kj] · x[n, c, i·s − p + ki, j·s − p + kj]`.
+    private func naiveConvolution(_ conv: Conv2d, _ x: Tensor) -> [Double] {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (k, s, p, o) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
+        let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+        var y: [Double] = []
+        for item in 0..<n {
+            for out in 0..<o {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        var sum = conv.bias.map { Double($0.value[out]) } ?? 0
+                        for ch in 0..<c {
+                            for ki in 0..<k {
+                                for kj in 0..<k {
+                                    let row = i * s - p + ki, col = j * s - p + kj
+                                    guard row >= 0, row < h, col >= 0, col < w else { continue }
+                                    let weight = conv.weight.value[((out * c + ch) * k + ki) * k + kj]
+                                    sum += Double(weight) * Double(x[((item * c + ch) * h + row) * w + col])
+                                }
+                            }
+                        }
+                        y.append(sum)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    private func expectMatchesNaive(_ conv: Conv2d, input: Tensor, expectedShape: [Int]) throws {
+        let y = try conv.forward(input)
+        #expect(y.shape == expectedShape)
+        let reference = naiveConvolution(conv, input)
+        #expect(reference.count == y.count)
+        // Float32 GEMM against a double-precision sum of at most C·k·k terms of size ~1.
+        let worst = zip(y.values, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
+        #expect(worst < 1e-5, "largest difference \(worst)")
+    }
+
+    @Test(arguments: [1, 2])
+    func strideTwoPaddingOneMatchesNaiveLoops(workers: Int) throws {
+        var rng = RandomGenerator(seed: 1)
+        let conv = try Conv2d(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, padding: 1, rng: &rng)
+        conv.workersOverride = workers
+        // 7x6 → OH = (7 + 2 − 3)/2 + 1 = 4, OW = (6 + 2 − 3)/2 + 1 = 3.
+        try expectMatchesNaive(conv, input: try GradientCheck.normal([2, 3, 7, 6], seed: 2), expectedShape: [2, 4, 4, 3])
+    }
+
+    @Test func otherGeometriesMatchNaiveLoops() throws {
+        var rng = RandomGenerator(seed: 3)
+        let cases: [(Int, Int, Int, Int, Int, Bool, [Int], [Int])] = [
+            (1, 2, 3, 1, 1, true, [3, 1, 5, 5], [3, 2, 5, 5]),
+            (2, 3, 2, 1, 0, false, [2, 2, 4, 5], [2, 3, 3, 4]),
+            (2, 2, 5, 3, 2, true, [1, 2, 6, 8], [1, 2, 2, 3]),
+            (3, 2, 1, 2, 0, true, [2, 3, 5, 4], [2, 2, 3, 2]),
+            (1, 1, 3, 1, 2, true, [1, 1, 1, 1], [1, 1, 3, 3]),
+        ]
+        for c in cases {
+            let conv = try Conv2d(inChannels: c.0, outChannels: c.1, kernel: c.2, stride: c.3, padding: c.4, bias: c.5, rng: &rng)
+            try expectMatchesNaive(conv, input: try GradientCheck.normal(c.6, seed: 4), expectedShape: c.7)
+        }
+    }
+
+    /// A smaller last batch reuses the buffers and still gives the right values, and a larger
+    /// one after it too.
+    @Test func batchSizeCanChangeBetweenCalls() throws {
+        var rng = RandomGenerator(seed: 5)
+        let conv = try Conv2d(inChannels: 2, outChannels: 3, kernel: 3, padding: 1, rng: &rng)
+        conv.workersOverride = 2
+        for n in [4, 3, 1, 5] {
+            try expectMatchesNaive(conv, input: try GradientCheck.normal([n, 2, 4, 4], seed: UInt64(n)), expectedShape: [n, 3, 4, 4])
+        }
+    }
+
+    @Test func summaryReadsLikeTorch() throws {
+        var rng = RandomGenerator(seed: 6)
+        #expect(try Conv2d(inChannels: 1, outChannels: 16, kernel: 3, padding: 1, rng: &rng).summary
+            == "Conv2d(1 -> 16, 3x3, stride 1, padding 1)")
+        #expect(try Conv2d(inChannels: 16, outChannels: 32, kernel: 1, stride: 2, bias: false, rng: &rng).summary
+            == "Conv2d(16 -> 32, 1x1, stride 2, padding 0, no bias)")
+    }
+
+    @Test func invalidArgumentsAreRejected() {
+        var rng = RandomGenerator(seed: 7)
+        let bad: [(Int, Int, Int, Int, Int)] = [(0, 4, 3, 1, 0), (3, 0, 3, 1, 0), (3, 4, 0, 1, 0), (3, 4, 3, 0, 0), (3, 4, 3, 1, -1)]
+        for b in bad {
+            #expect(throws: EngineError.self) {
+                try Conv2d(inChannels: b.0, outChannels: b.1, kernel: b.2, stride: b.3, padding: b.4, rng: &rng)
+            }
+        }
+    }
+
+    @Test func inputsThatDoNotFitNameTheLayer() throws {
+        var rng = RandomGenerator(seed: 8)
+        let conv = try Conv2d(inChannels: 1, outChannels: 2, kernel: 5, rng: &rng)
+        for shape in [[2, 1, 4, 8], [2, 3, 8, 8], [2, 8, 8]] {
+            let error = try #require(throws: EngineError.self) { try conv.forward(Tensor(shape: shape)) }
+            guard case .shapeMismatch = error else { Issue.record("expected a shape mismatch, got \(error)"); continue }
+            #expect(error.description.hasPrefix("Conv2d(1 -> 2, 5x5, stride 1, padding 0): expected input [N, 1, H, W]"))
+            #expect(error.description.hasSuffix("got \(shape.shapeString)"))
+            #expect(throws: EngineError.self) { try conv.outputShape(for: shape) }
+        }
+    }
+
+    /// PyTorch's default: weight and bias uniform in ±1/√(in·k·k).
+    @Test func initialisationIsUniformWithinOneOverSqrtFanIn() throws {
+        var rng = RandomGenerator(seed: 9)
+        let conv = try Conv2d(inChannels: 16, outChannels: 32, kernel: 3, rng: &rng)
+        let bound: Float = 1 / (16 * 9 as Float).squareRoot()
+        let w = conv.weight.value.values
+        #expect(w.allSatisfy { abs($0) <= bound })
+        #expect(w.max()! > 0.95 * bound && w.min()! < -0.95 * bound)
+        // Uniform on ±b has mean 0 and variance b²/3; 4608 draws pin both down closely.
+        let mean = w.reduce(0, +) / Float(w.count)
+        let variance = w.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(w.count)
+        #expect(abs(mean) < 0.05 * bound)
+        #expect(abs(variance / (bound * bound / 3) - 1) < 0.1)
+        #expect(conv.bias!.value.values.allSatisfy { abs($0) <= bound })
+    }
+}
