@@ -28,6 +28,15 @@ import Testing
         #expect(!r.stdout.isEmpty, "\(name) printed nothing")
     }
 
+    /// `budgetrain check` runs every example too (train{} validates instead of training).
+    @Test(arguments: exampleNames)
+    func exampleChecks(_ name: String) throws {
+        let r = try runBudgetrain(["check", "examples/\(name)", "--", "--quick"],
+                                  in: (Self.examplesDirectory as NSString).deletingLastPathComponent)
+        #expect(r.status == 0, "\(name): \(r.stderr)")
+        #expect(r.stdout.contains("examples/\(name): OK"), "\(name): \(r.stdout)")
+    }
+
     @Test func quickstartReportsAResult() throws {
         let r = try runBudgetrain(["run", "examples/quickstart.lua", "--quiet", "--", "--quick"],
                                   in: (Self.examplesDirectory as NSString).deletingLastPathComponent)

@@ -53,12 +53,22 @@ enum RunCheck {
         let inputShape = [iterator.currentCount] + spec.train.sampleShape
         let report = "\(model.summary): \(model.parameterCount) parameters, \(inputShape.shapeString) -> \(outputShape.shapeString), "
             + (steps.map { "\($0) steps" } ?? spec.budget.description) + ", schedule \(spec.schedule.summary): OK"
+        // The fields of a trained run's table are there too, NaN where only training could tell,
+        // so that a script printing its results runs unchanged under `budgetrain check`.
         return Outcome(
             result: .record([
                 ("status", .string("checked")),
                 ("parameters", .integer(model.parameterCount)),
                 ("steps", steps.map { .integer($0) } ?? .null),
                 ("output_shape", .array(outputShape.dropFirst().map { .integer($0) })),
+                ("seconds", .number(0)),
+                ("schedule_seconds", .number(0)),
+                ("final_lr", .number(.nan)),
+                ("train_loss", .number(.nan)),
+                ("test_loss", spec.test == nil ? .null : .number(.nan)),
+                ("test_accuracy", spec.test == nil ? .null : .number(.nan)),
+                ("seed", .integer(Int(truncatingIfNeeded: spec.seed))),
+                ("evaluations", .array([])),
             ]),
             report: report)
     }

@@ -80,6 +80,7 @@ public final class ScriptHost {
     private func registerBindings() throws {
         try registerObjectTypes()
         try NNBindings.register(in: registry, host: self)
+        try LayerBindings.register(in: registry, host: self)
         try OptimBindings.register(in: registry)
         try ScheduleBindings.register(in: registry)
         try DataBindings.register(in: registry)
