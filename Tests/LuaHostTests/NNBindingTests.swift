@@ -4,8 +4,7 @@ import Testing
 
 @Suite struct NNBindingTests {
     @Test func sequentialFromTableAndByAdding() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             a = nn.Sequential { nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10) }
             b = nn.Sequential():add(nn.Flatten()):add(nn.Linear(784, 256)):add(nn.ReLU()):add(nn.Linear(256, 10))
             count_a, count_b, length = a:parameter_count(), b:parameter_count(), #a
@@ -27,8 +26,7 @@ import Testing
 
     @Test func weightsOutsideARunComeFromTheGlobalSeed() throws {
         func firstWeights(seed: UInt64) throws -> [Float] {
-            let host = try ScriptHost(options: .init(seed: seed))
-            try host.runString("m = nn.Linear(4, 3)")
+            let host = try runLua("m = nn.Linear(4, 3)", options: .init(seed: seed))
             guard case let .object(handle as ModuleHandle) = host.global("m"), let linear = handle.layer as? Linear else {
                 throw TestSetupError("m is not a Linear module")
             }
@@ -39,8 +37,7 @@ import Testing
     }
 
     @Test func aModuleAppearsOnlyOnceInAModel() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local relu = nn.ReLU()
             ok1, twice = pcall(function() return nn.Sequential { nn.Linear(2, 2), relu, relu } end)
             local s = nn.Sequential { nn.Linear(2, 2) }
@@ -56,7 +53,6 @@ import Testing
     }
 
     @Test func wrongArgumentsNameFunctionPositionAndTypes() throws {
-        let host = try ScriptHost()
         let cases: [(String, String)] = [
             ("nn.Linear('a', 3)", "bad argument #1 to 'nn.Linear' (number expected, got string)"),
             ("nn.Linear(2)", "bad argument #2 to 'nn.Linear' (number expected, got no value)"),
@@ -71,19 +67,18 @@ import Testing
         ]
         for (code, expected) in cases {
             do {
-                try host.runString(code, chunkName: "@t.lua")
+                _ = try runLua(code, name: "t.lua")
                 Issue.record("no error for \(code)")
             } catch {
                 let message = userMessage(for: error)
-                #expect(message.hasPrefix("t.lua:1: "), "\(code): \(message)")
+                #expect(message.contains("t.lua:1: "), "\(code): \(message)")
                 #expect(message.contains(expected), "\(code): \(message)")
             }
         }
     }
 
     @Test func lossesPrintTheirName() throws {
-        let host = try ScriptHost()
-        try host.runString("name = tostring(nn.CrossEntropy())")
+        let host = try runLua("name = tostring(nn.CrossEntropy())")
         #expect(host.global("name").stringValue == "CrossEntropy")
     }
 }
@@ -91,8 +86,7 @@ import Testing
 @Suite struct LayerBindingTests {
     /// Parameter counts from the layers' formulas: conv `in·out·k² (+ out)`, batch norm `2c`.
     @Test func layersTakeTorchStyleArguments() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             conv = nn.Conv2d(3, 16, 3):parameter_count()
             conv_nobias = nn.Conv2d(3, 16, 3, { stride = 2, padding = 1, bias = false }):parameter_count()
             bn = nn.BatchNorm2d(16, { momentum = 0.01, eps = 1e-3 }):parameter_count()
@@ -123,7 +117,6 @@ import Testing
     }
 
     @Test func layerArgumentErrors() throws {
-        let host = try ScriptHost()
         let cases: [(String, String)] = [
             ("nn.Conv2d(3, 16)", "bad argument #3 to 'nn.Conv2d' (number expected, got no value)"),
             ("nn.Conv2d(3, 16, 3, { strid = 2 })", "unknown field 'strid' to 'nn.Conv2d'; did you mean 'stride'?"),
@@ -136,19 +129,18 @@ import Testing
         ]
         for (code, expected) in cases {
             do {
-                try host.runString(code, chunkName: "@l.lua")
+                _ = try runLua(code, name: "l.lua")
                 Issue.record("no error for \(code)")
             } catch {
                 let message = userMessage(for: error)
-                #expect(message.hasPrefix("l.lua:1: ") && message.contains(expected), "\(code): \(message)")
+                #expect(message.contains("l.lua:1: ") && message.contains(expected), "\(code): \(message)")
             }
         }
     }
 
     /// ResNet-20 for CIFAR: parameter count summed by hand from its layers.
     @Test func standardLibraryModelsHaveTheExpectedSizes() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local models = require("budgetrain.models")
             resnet20 = models.resnet { depth = 20 }:parameter_count()
             out = models.resnet { depth = 8, width = 4, classes = 7 }:output_shape { 3, 32, 32 }

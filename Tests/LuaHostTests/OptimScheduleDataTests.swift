@@ -4,8 +4,7 @@ import Testing
 
 @Suite struct OptimBindingTests {
     @Test func sgdSettings() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             o = optim.sgd { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 5e-4 }
             lr, s = o.lr, o.settings
             """)
@@ -17,7 +16,6 @@ import Testing
     }
 
     @Test func optionErrorsNameTheField() throws {
-        let host = try ScriptHost()
         let cases: [(String, String)] = [
             ("optim.sgd { lr = 'x' }", "bad field 'lr' to 'optim.sgd' (number expected, got string)"),
             ("optim.sgd { momentum = 0.9 }", "bad field 'lr' to 'optim.sgd' (number expected, got nil)"),
@@ -29,11 +27,11 @@ import Testing
         ]
         for (code, expected) in cases {
             do {
-                try host.runString(code, chunkName: "@o.lua")
+                _ = try runLua(code, name: "o.lua")
                 Issue.record("no error for \(code)")
             } catch {
                 let message = userMessage(for: error)
-                #expect(message.hasPrefix("o.lua:1: ") && message.contains(expected), "\(code): \(message)")
+                #expect(message.contains("o.lua:1: ") && message.contains(expected), "\(code): \(message)")
             }
         }
     }
@@ -41,8 +39,7 @@ import Testing
 
 @Suite struct ScheduleBindingTests {
     @Test func builtInSchedulesFollowTheirFormulas() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             lin = { schedule.linear():at(0), schedule.linear():at(0.25), schedule.linear():at(0.9) }
             fin = schedule.linear { final = 0.1 }:at(0.5)
             const = schedule.constant():at(0.7)
@@ -57,17 +54,15 @@ import Testing
     }
 
     @Test func scheduleOptionsAreChecked() throws {
-        let host = try ScriptHost()
-        #expect(throws: LuaScriptError.self) { try host.runString("schedule.linear { finel = 0 }") }
-        #expect(throws: LuaScriptError.self) { try host.runString("schedule.linear { final = -1 }") }
-        #expect(throws: LuaScriptError.self) { try host.runString("schedule.constant(1)") }
+        #expect(throws: LuaScriptError.self) { try runLua("schedule.linear { finel = 0 }") }
+        #expect(throws: LuaScriptError.self) { try runLua("schedule.linear { final = -1 }") }
+        #expect(throws: LuaScriptError.self) { try runLua("schedule.constant(1)") }
     }
 }
 
 @Suite struct DataBindingTests {
     @Test func datasetsFromTablesAnswerSizeShapeClassesSubsetsAndSplits() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local inputs, labels = {}, {}
             for i = 1, 40 do inputs[i] = { i, -i, 2 * i, 0, 1, 1 }; labels[i] = i % 3 end
             ds = data.from_table { inputs = inputs, labels = labels, shape = { 1, 2, 3 }, name = "toy" }
@@ -93,8 +88,7 @@ import Testing
     }
 
     @Test func splitsAreDisjointAndSeeded() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local inputs, labels = {}, {}
             for i = 1, 20 do inputs[i] = { i }; labels[i] = 0 end
             ds = data.from_table { inputs = inputs, labels = labels }
@@ -109,7 +103,6 @@ import Testing
     }
 
     @Test func badDataIsReported() throws {
-        let host = try ScriptHost()
         let cases: [(String, String)] = [
             ("data.from_table { inputs = { {1}, {2} }, labels = { 0 } }", "bad field 'inputs' to 'data.from_table' (2 samples for 1 labels)"),
             ("data.from_table { inputs = { {1}, {2, 3} }, labels = { 0, 1 } }", "sample 2 has 2 values, sample 1 has 1"),
@@ -120,11 +113,11 @@ import Testing
         ]
         for (code, expected) in cases {
             do {
-                try host.runString(code, chunkName: "@d.lua")
+                _ = try runLua(code, name: "d.lua")
                 Issue.record("no error for \(code)")
             } catch {
                 let message = userMessage(for: error)
-                #expect(message.hasPrefix("d.lua:1: ") && message.contains(expected), "\(code): \(message)")
+                #expect(message.contains("d.lua:1: ") && message.contains(expected), "\(code): \(message)")
             }
         }
     }
@@ -140,8 +133,7 @@ import Testing
 
 @Suite struct DataLoaderBindingTests {
     @Test func syntheticDataWithAndWithoutATestSet() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local pair = data.synthetic { kind = "blobs", n = 120, test = 30, classes = 3, dimensions = 5, seed = 2 }
             ntrain, ntest, classes, dims = #pair.train, #pair.test, pair.train.classes, pair.train.shape[1]
             images = data.synthetic { kind = "images", n = 12, classes = 4, channels = 2, size = 6 }
@@ -162,8 +154,7 @@ import Testing
     @Test func csvFilesWithANamedOrNumberedLabelColumn() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("iris.csv", "a,b,kind\n1,2,x\n3,4,y\n5,6,x\n")
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local ds = data.csv { path = "\(path)", label = "kind" }
             n, shape, names = #ds, ds.shape[1], ds.class_names
             by_number = data.csv { path = "\(path)", label = 3 }.classes
@@ -176,8 +167,7 @@ import Testing
     }
 
     @Test func normalisingUsesTheReferenceStatistics() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             local a = data.from_table { inputs = { {1}, {3} }, labels = { 0, 0 } }
             local b = data.from_table { inputs = { {5}, {7} }, labels = { 0, 0 } }
             normal_b = b:normalize(a)
@@ -198,8 +188,7 @@ import Testing
     }
 
     @Test func adamSettings() throws {
-        let host = try ScriptHost()
-        try host.runString("""
+        let host = try runLua("""
             a = optim.adam { lr = 0.01, beta2 = 0.99 }.settings
             w = optim.adamw {}.settings
             ok, message = pcall(optim.adam, { lr = 0.01, betas = { 0.9, 0.99 } })

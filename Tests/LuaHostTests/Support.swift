@@ -57,6 +57,14 @@ func runScript(_ source: String, in dir: TemporaryDirectory, name: String = "exp
     return host
 }
 
+/// Runs `source` as a script file `name` (in a temporary directory) in a new host and
+/// returns the host, to read the globals the script left.
+@discardableResult
+func runLua(_ source: String, name: String = "exp.lua", options: ScriptHost.Options = ScriptHost.Options()) throws -> ScriptHost {
+    let dir = try TemporaryDirectory()
+    return try runScript(source, in: dir, name: name, options: options)
+}
+
 /// The error message a script fails with when run in-process (nil if it succeeds).
 func scriptError(_ source: String, in dir: TemporaryDirectory, name: String = "exp.lua",
                  options: ScriptHost.Options = ScriptHost.Options()) -> String? {
