@@ -59,6 +59,12 @@ import Testing
         #expect(r.stderr.contains("nan at step 4 (progress 0.4)"), "\(r.stderr)")
     }
 
+    @Test func missingDataSaysWhatToInstall() throws {
+        let r = try run("local fm = data.fashion_mnist { dir = '/nonexistent/fashion-mnist' }")
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("exp.lua:1:") && r.stderr.contains("apt-get install dataset-fashion-mnist"), "\(r.stderr)")
+    }
+
     @Test func aMissingScriptIsAUsageError() throws {
         let dir = try TemporaryDirectory()
         let r = try runBudgetrain(["run", "absent.lua"], in: dir.path)

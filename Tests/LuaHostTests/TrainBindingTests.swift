@@ -134,6 +134,16 @@ import Testing
         #expect(message.components(separatedBy: "stack traceback:").count == 2)
     }
 
+    @Test func aDivergingRunEndsWithStatusDiverged() throws {
+        let r = try runLua(luaPrelude + """
+            result = train { data = blobs(40, 1), model = mlp, optimizer = optim.sgd { lr = 1e30 },
+                             batch_size = 8, budget = { iterations = 20 }, schedule = schedule.constant() }
+            """).global("result")
+        #expect(r["status"]?.stringValue == "diverged")
+        #expect((r["steps"]?.intValue ?? 20) < 20)
+        #expect(r["message"]?.stringValue?.contains("training loss became") == true)
+    }
+
     @Test func trainFieldsAreChecked() throws {
         let dir = try TemporaryDirectory()
         let base = "data = blobs(40, 1), model = mlp, optimizer = optim.sgd { lr = 0.1 }"
