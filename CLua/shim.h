@@ -19,6 +19,7 @@
 /// carries a position and a traceback, e.g. an error from a Lua function the Swift side called).
 #define BR_RAISE_AS_IS (-2)
 
+static inline const char *br_release(void) { return LUA_RELEASE; }
 static inline int br_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline int br_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline int br_multret(void) { return LUA_MULTRET; }

@@ -19,7 +19,7 @@ struct BudgetrainCommand: ParsableCommand {
                 bad argument, bad shapes, missing data); 1 for any other failure.
                 """,
             version: versionText,
-            subcommands: [RunCommand.self, CheckCommand.self])
+            subcommands: [RunCommand.self, CheckCommand.self, ReportCommand.self, RankCommand.self, ScheduleCommand.self])
     }
 
     /// `--version`: the version, the BLAS kernels in use and the default thread count.
@@ -32,6 +32,8 @@ struct BudgetrainCommand: ParsableCommand {
     /// Parses the arguments, runs the command and exits.
     static func runAndExit() -> Never {
         // Make OpenBLAS use this processor's fast kernels (may re-execute the program once).
+        // A worker process that dies must become an error in its parent, not kill it.
+        signal(SIGPIPE, SIG_IGN)
         KernelSelection.relaunchIfBeneficial()
         KernelSelection.verifyOrFallBack()
         do {

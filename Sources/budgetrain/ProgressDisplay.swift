@@ -48,6 +48,11 @@ final class ProgressDisplay: RunProgressReporter {
         run = nil
     }
 
+    func note(_ line: String) {
+        if interactive, run != nil { write("\r\u{1B}[K") }
+        write(line + "\n")
+    }
+
     fileprivate func didStep(_ r: StepRecord) {
         guard var state = run else { return }
         state.smoothedLoss = state.smoothedLoss.map { 0.9 * $0 + 0.1 * r.loss } ?? r.loss

@@ -32,6 +32,14 @@ public struct ExperimentCell: Sendable, Equatable {
     /// Other varied fields and their values (as text), in the order they were declared.
     public var extras: [(name: String, value: String)]
 
+    public init(run: String, schedule: String, budget: BudgetEntry, seed: UInt64, extras: [(name: String, value: String)] = []) {
+        self.run = run
+        self.schedule = schedule
+        self.budget = budget
+        self.seed = seed
+        self.extras = extras
+    }
+
     public static func == (a: ExperimentCell, b: ExperimentCell) -> Bool {
         a.run == b.run && a.schedule == b.schedule && a.budget == b.budget && a.seed == b.seed
             && a.extras.map(\.name) == b.extras.map(\.name) && a.extras.map(\.value) == b.extras.map(\.value)

@@ -11,9 +11,7 @@ public struct RankCorrelation: Sendable {
     /// Compares budget `budget` with budget `reference` over `rows` (status `ok` only; seeds
     /// averaged). Throws when fewer than two configurations are present at both.
     public init(rows: [ResultRow], budget: Double, reference: Double) throws {
-        func key(_ r: ResultRow) -> String {
-            ([r.experiment, r.schedule] + r.extras.filter { $0.key != "message" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
-        }
+        func key(_ r: ResultRow) -> String { r.experiment + " " + r.configuration }
         func means(at b: Double) -> [String: Double] {
             var groups: [String: [Double]] = [:]
             for r in rows where r.status == .ok && abs(r.budget - b) < 1e-9 {

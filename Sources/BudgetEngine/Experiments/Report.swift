@@ -92,7 +92,7 @@ public enum ExperimentReport {
     /// One metric from the per-step lines of the first seed's run of each schedule at `budget`.
     static func curveChart(_ s: ExperimentSummary, runs: [(String, ResultRow)], budget: Double, key: String, title: String, yLabel: String, smooth: Bool, logY: Bool = false) -> SVGChart {
         let series = s.schedules.compactMap { name -> SVGChart.Series? in
-            guard let (dir, row) = runs.filter({ $0.1.schedule == name && $0.1.budget == budget }).min(by: { $0.1.seed < $1.1.seed }) else { return nil }
+            guard let (dir, row) = runs.filter({ $0.1.configuration == name && $0.1.budget == budget }).min(by: { $0.1.seed < $1.1.seed }) else { return nil }
             var points = metrics(dir: dir, run: row.run).compactMap { line -> (Double, Double)? in
                 guard line["epoch"] != nil, let p = line["progress"], let v = line[key] else { return nil }
                 return (p, v)
@@ -110,7 +110,7 @@ public enum ExperimentReport {
         var probePoints = 0
         for name in s.schedules {
             var byProgress: [Double: [Double]] = [:]
-            for (dir, row) in runs where row.schedule == name && row.budget == budget {
+            for (dir, row) in runs where row.configuration == name && row.budget == budget {
                 for line in metrics(dir: dir, run: row.run) {
                     if let p = line["progress"], let g = line["grad_norm"] { byProgress[p, default: []].append(g) }
                 }

@@ -13,7 +13,8 @@ public struct CellStatistics: Sendable {
 /// The paper-style tables of an experiment: schedules as rows, budgets as columns.
 public struct ExperimentSummary: Sendable {
     public var experiment: String
-    /// Schedules in the order they first appear in the results.
+    /// Configurations (a schedule, plus the values of any other varied field) in the order
+    /// they first appear in the results.
     public var schedules: [String]
     /// Budget fractions, ascending.
     public var budgets: [Double]
@@ -26,7 +27,7 @@ public struct ExperimentSummary: Sendable {
         self.experiment = experiment
         let mine = rows.filter { $0.experiment == experiment }
         var schedules: [String] = []
-        for r in mine where !schedules.contains(r.schedule) { schedules.append(r.schedule) }
+        for r in mine where !schedules.contains(r.configuration) { schedules.append(r.configuration) }
         self.schedules = schedules
         let budgets = Array(Set(mine.map(\.budget))).sorted()
         self.budgets = budgets
@@ -34,7 +35,7 @@ public struct ExperimentSummary: Sendable {
             var out: [String: [Double: CellStatistics]] = [:]
             for s in schedules {
                 for b in budgets {
-                    let group = mine.filter { $0.schedule == s && $0.budget == b }
+                    let group = mine.filter { $0.configuration == s && $0.budget == b }
                     guard !group.isEmpty else { continue }
                     let values = group.filter { $0.status == .ok }.compactMap(value).filter(\.isFinite)
                     let unfinished = group.filter { $0.status != .ok }.count
@@ -101,5 +102,14 @@ extension Array where Element == Double {
         guard count > 1 else { return 0 }
         let m = mean
         return (map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(count - 1)).squareRoot()
+    }
+}
+
+extension ResultRow {
+    /// The schedule and the values of any other varied field, e.g. `linear width=64`: what
+    /// the seeds of one table cell share.
+    public var configuration: String {
+        let varied = extras.filter { $0.key != "message" && !$0.value.isEmpty }.sorted { $0.key < $1.key }
+        return ([schedule] + varied.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
     }
 }

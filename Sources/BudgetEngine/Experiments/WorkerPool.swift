@@ -14,6 +14,9 @@ import Foundation
 public final class WorkerPool {
     /// Prefix of a result line, chosen so that no user output is mistaken for one.
     public static let resultMarker = "\u{1}budgetrain-result "
+    /// Printed once a worker has run the script and serves jobs: what the script printed
+    /// before it (the parent has printed the same already) is not repeated.
+    public static let readyMarker = "\u{1}budgetrain-ready"
 
     public struct Job {
         public var experiment: String
@@ -82,7 +85,8 @@ public final class WorkerPool {
         onResult(job, row)
     }
 
-    static func failedRow(_ job: Job, message: String) -> ResultRow {
+    /// The row recording a job that could not run.
+    public static func failedRow(_ job: Job, message: String) -> ResultRow {
         ResultRow(experiment: job.experiment, run: job.cell.run, schedule: job.cell.schedule, budget: 0, budgetSteps: nil,
                   seed: job.cell.seed, status: .failed, steps: 0, seconds: 0, finalLR: 0, trainLoss: nil, testLoss: nil,
                   testAccuracy: nil, gradNorm: nil,
@@ -92,6 +96,8 @@ public final class WorkerPool {
     /// The worker side: reads `RUN` lines from stdin until it closes, runs each through
     /// `runCell`, and answers with a result line on stdout.
     public static func serveRequests(runCell: (String, String) -> ResultRow) {
+        fflush(stdout)
+        guard (try? FileHandle.standardOutput.write(contentsOf: Data((readyMarker + "\n").utf8))) != nil else { return }
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         while let line = readLine() {
@@ -99,6 +105,7 @@ public final class WorkerPool {
             let parts = line.dropFirst(4).split(separator: "\t", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
             let row = runCell(parts[0], parts[1])
+            fflush(stdout)  // the script's own output first
             let json = (try? encoder.encode(row)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
             guard (try? FileHandle.standardOutput.write(contentsOf: Data((resultMarker + json + "\n").utf8))) != nil else { return }
         }
@@ -111,6 +118,7 @@ final class WorkerProcess {
     private let input = Pipe()
     private let output = Pipe()
     private var buffer = Data()
+    private var ready = false
     private let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -139,6 +147,8 @@ final class WorkerProcess {
             if line.hasPrefix(WorkerPool.resultMarker) {
                 return try decoder.decode(ResultRow.self, from: Data(line.dropFirst(WorkerPool.resultMarker.count).utf8))
             }
+            if line == WorkerPool.readyMarker { ready = true }
+            guard ready, line != WorkerPool.readyMarker else { continue }
             try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
         }
     }

@@ -30,10 +30,20 @@ public struct OptimizerState: Codable, Equatable, Sendable {
 /// run of a sweep turns into a fresh optimizer for its fresh model.
 public protocol OptimizerSpec: CustomStringConvertible, Sendable {
     /// The base learning rate the schedule multiplies.
-    var learningRate: Double { get }
+    var learningRate: Double { get set }
     func make(for parameters: [Parameter]) -> Optimizer
     /// Settings as plain values, for the run's recorded configuration.
     var settings: [String: Double] { get }
+}
+
+extension OptimizerSpec {
+    /// The same settings with another base learning rate (an experiment varying `lr`).
+    public func withLearningRate(_ lr: Double) throws -> OptimizerSpec {
+        guard lr >= 0, lr.isFinite else { throw EngineError.invalidArgument("lr must be a finite number >= 0, got \(lr)") }
+        var copy = self
+        copy.learningRate = lr
+        return copy
+    }
 }
 
 /// Allocates one zeroed buffer per parameter.

@@ -18,13 +18,15 @@ public struct RunSpec {
     public var evaluateAt: [Double]
     /// Progress points after which the full-batch gradient norm is measured.
     public var gradNormAt: [Double]
+    /// Examples the gradient-norm probe sums over (the whole training set when nil).
+    public var probeData: Dataset?
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
         makeLoss: @escaping () -> Loss = { CrossEntropy() },
         optimizer: OptimizerSpec, train: Dataset, test: Dataset?, batchSize: Int,
         budget: Budget, fullBudget: Budget? = nil, schedule: Schedule, seed: UInt64,
-        evaluateAt: [Double] = [1.0], gradNormAt: [Double] = []
+        evaluateAt: [Double] = [1.0], gradNormAt: [Double] = [], probeData: Dataset? = nil
     ) {
         self.makeModel = makeModel
         self.makeLoss = makeLoss
@@ -38,6 +40,7 @@ public struct RunSpec {
         self.seed = seed
         self.evaluateAt = evaluateAt
         self.gradNormAt = gradNormAt
+        self.probeData = probeData
     }
 }
 

@@ -38,7 +38,7 @@ public final class Trainer {
         let optimizer = spec.optimizer.make(for: parameters)
         let baseLR = spec.optimizer.learningRate
         let testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: max(spec.batchSize, 256)) }
-        let trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.train, batchSize: max(spec.batchSize, 256))
+        let trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: max(spec.batchSize, 256))
 
         var checkpoints = ProgressCheckpoints(evaluateAt: spec.evaluateAt, gradNormAt: spec.gradNormAt)
         var evaluations: [EvaluationRecord] = []

@@ -138,46 +138,8 @@ struct TrainRequest {
     /// `model = function() ... end` (a factory, called once per run with the initialisation
     /// generator seeded from the run's seed) or `model = module` (used as it is).
     static func readModel(_ o: LuaOptions, host: ScriptHost) throws -> (inout RandomGenerator) throws -> Layer {
-        let state = o.state
-        return try o.withField("model") { index in
-            guard let index else { throw o.mismatch("model", expected: "function returning a module, or module") }
-            if let module = state.object(at: index, as: ModuleHandle.self) {
-                let layer = module.layer
-                return { _ in
-                    try ModelStructure.validate(layer)
-                    return layer
-                }
-            }
-            guard state.type(at: index) == LUA_TFUNCTION else {
-                throw o.mismatch("model", expected: "function returning a module, or module")
-            }
-            state.pushValue(at: index)
-            let factory = state.makeReference()
-            let function = o.function
-            return { [weak host] rng in
-                guard let host else { throw HostError("the script host no longer exists") }
-                // The factory's layers draw from the run's generator; the host's own
-                // generator continues where it was once the factory returns.
-                let outside = host.initialisation
-                host.initialisation = rng
-                defer {
-                    rng = host.initialisation
-                    host.initialisation = outside
-                }
-                let state = host.state.current
-                let saved = state.top
-                defer { state.setTop(saved) }
-                factory.push()
-                try state.protectedCall(arguments: 0, results: 1)
-                guard let module = state.object(at: -1, as: ModuleHandle.self) else {
-                    throw BindingError.badField("model", to: function, "the factory returned \(state.typeName(at: -1)), a module expected (end it with: return nn.Sequential { ... })")
-                }
-                try ModelStructure.validate(module.layer)
-                return module.layer
-            }
-        }
+        try ModelSource(o, host: host).builder(arguments: [])
     }
-
     /// `{ epochs = e }`, `{ iterations = n }` or `{ seconds = s }`.
     static func readBudget(_ o: LuaOptions, key: String) throws -> Budget? {
         try o.nested(key, fields: ["epochs", "iterations", "seconds"]) { b in

@@ -32,6 +32,15 @@ public final class ScriptHost {
         /// Extra module directories or `?.lua` patterns (`BUDGETRAIN_PATH`), searched after
         /// the script's own directory.
         public var searchPath: [String]
+        /// Experiments continue the sweep in their folder, skipping finished runs (`--resume`).
+        public var resume = false
+        /// Worker processes an experiment sweep uses (`--jobs`).
+        public var jobs = 1
+        /// BLAS and engine threads per process (recorded in config.json).
+        public var threads = 1
+        /// Command-line arguments (after the program) that start one worker process for
+        /// this script; set by the CLI when `jobs > 1`.
+        public var workerArguments: [String] = []
 
         public init(seed: UInt64 = 0, mode: Mode = .run, outputDirectory: String = "runs", searchPath: [String] = []) {
             self.seed = seed
@@ -40,6 +49,10 @@ public final class ScriptHost {
             self.searchPath = searchPath
         }
     }
+
+    /// The script `runScript` ran and its arguments (recorded with experiment results).
+    public private(set) var scriptPath: String?
+    public private(set) var scriptArguments: [String] = []
 
     public let options: Options
     public let state: LuaState
@@ -86,6 +99,7 @@ public final class ScriptHost {
         try DataBindings.register(in: registry)
         try DataLoaderBindings.register(in: registry)
         try TrainBinding.register(in: registry, host: self)
+        try ExperimentBinding.register(in: registry, host: self)
         try registry.global("budgetrain", .record([
             ("version", .string(BudgetrainVersion.string)),
             ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
@@ -108,6 +122,8 @@ public final class ScriptHost {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ScriptFileError(path: path)
         }
+        scriptPath = path
+        scriptArguments = arguments
         try setModuleSearchPath(scriptDirectory: (path as NSString).deletingLastPathComponent)
         state.preservingStack {
             state.newTable(arrayCount: Int32(arguments.count), recordCount: 1)
@@ -140,6 +156,19 @@ public final class ScriptHost {
     /// Runs a chunk of Lua source (for tools and tests), with `chunkName` in its messages.
     public func runString(_ source: String, chunkName: String = "=[string]") throws {
         try state.run(source, chunkName: chunkName)
+    }
+
+    /// The schedule a Lua expression yields (`budgetrain schedule EXPR`), e.g.
+    /// `schedule.warmup(0.05, schedule.cosine())` or `function(p) return (1 - p)^2 end`.
+    public func schedule(fromExpression expression: String) throws -> Schedule {
+        try state.preservingStack {
+            try state.loadString("return " + expression, chunkName: "=(expression)")
+            try state.protectedCall(arguments: 0, results: 1)
+            guard let s = state.schedule(at: -1) else {
+                throw BindingError("the expression yields \(state.typeName(at: -1)), a schedule or function(p, ctx) expected")
+            }
+            return s
+        }
     }
 
     /// Records a declaration for `runDeclarations` (bindings such as `experiment{}` call this).
@@ -181,4 +210,6 @@ public protocol RunProgressReporter: AnyObject {
     func runWillStart(label: String, budget: Budget) -> TrainingObserver?
     /// The run ended (`result` nil when it stopped with an error).
     func runDidFinish(label: String, result: RunResult?)
+    /// A line for the user between runs (e.g. a sweep's run finished in a worker).
+    func note(_ line: String)
 }

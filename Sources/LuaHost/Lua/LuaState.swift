@@ -27,6 +27,9 @@ public final class LuaState {
     /// The states of the Swift functions running now, innermost last (kept by the main state).
     var activeCalls: [LuaState] = []
 
+    /// The Lua release linked in, e.g. `Lua 5.4.4`.
+    public static var versionString: String { String(cString: br_release()) }
+
     public init() throws {
         guard let state = luaL_newstate() else { throw HostError("cannot create a Lua state (out of memory)") }
         L = state

@@ -1,0 +1,295 @@
+import BudgetEngine
+import CLua
+import Foundation
+
+/// `experiment{...}`: declares a grid of runs (schedules × budgets × seeds × varied fields)
+/// that `budgetrain run` carries out after the script returns.
+///
+/// ```lua
+/// experiment {
+///   name = "fmnist-mlp",
+///   data = fm, model = mlp, loss = nn.CrossEntropy(),
+///   optimizer = optim.sgd { lr = 0.1, momentum = 0.9, weight_decay = 5e-4 },
+///   batch_size = 128,
+///   full_budget = { epochs = 10 },
+///   budgets = { 0.1, 0.25, 0.5, 1.0 },         -- fractions of full_budget, or { iterations = n }
+///   schedules = { linear = schedule.linear(), step = schedule.step{} },
+///   seeds = { 1, 2, 3 },
+///   eval_at = { 0.5, 1.0 },                      -- progress points of test evaluations
+///   probes = { grad_norm = { 1.0 }, examples = 10000 },
+///   vary = { lr = { 0.05, 0.1 } },               -- lr, batch_size, or any field the model factory reads
+/// }
+/// ```
+/// `schedules` is a table of name = schedule (run in name order) or a list of
+/// `{ name, schedule }` pairs (run in that order). The model factory receives a table with the
+/// cell's `seed`, `schedule`, `budget` and varied fields.
+enum ExperimentBinding {
+    static let fields = [
+        "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
+        "eval_at", "probes", "vary",
+    ]
+
+    static func register(in registry: BindingRegistry, host: ScriptHost) throws {
+        try registry.function("experiment") { [weak host] args in
+            guard let host else { throw HostError("the script host no longer exists") }
+            guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
+            let o = try args.options(1, fields: fields)
+            try args.noMore(than: 1)
+            let declaration = try ExperimentDeclaration(o, host: host)
+            if host.declarations.contains(where: { $0.label == declaration.label }) {
+                throw o.bad("name", "an experiment named '\(declaration.label)' is already declared")
+            }
+            host.declare(declaration)
+            return .null
+        }
+    }
+}
+
+/// A declared experiment: its grid and everything a cell needs to become a run.
+public final class ExperimentDeclaration: ScriptDeclaration {
+    public let plan: ExperimentPlan
+    let train: Dataset
+    let test: Dataset?
+    let probeData: Dataset?
+    let model: ModelSource
+    let makeLoss: () -> Loss
+    let optimizer: OptimizerSpec
+    let batchSize: Int
+    let schedules: [String: Schedule]
+    let evaluateAt: [Double]
+    let gradNormAt: [Double]
+    /// Varied fields and their values, in plan order.
+    let varied: [(name: String, values: [LuaValue])]
+    /// Where the declaration stands in the script, for messages.
+    let position: String?
+
+    public var label: String { plan.name }
+
+    init(_ o: LuaOptions, host: ScriptHost) throws {
+        let name = try o.required("name", "string") { o.state.string(at: $0) }
+        position = o.state.position(level: 1)
+        (train, test) = try TrainRequest.readData(o)
+        model = try ModelSource(o, host: host)
+        makeLoss = try o.object("loss", as: LossHandle.self)?.make ?? { CrossEntropy() }
+        guard let optimizer = try o.object("optimizer", as: OptimizerHandle.self) else {
+            throw o.mismatch("optimizer", expected: "optimizer (e.g. optim.sgd { lr = 0.1 })")
+        }
+        self.optimizer = optimizer.spec
+        batchSize = try o.integer("batch_size", default: 128)
+        guard batchSize > 0 else { throw o.bad("batch_size", "a positive integer expected, got \(batchSize)") }
+        guard let fullBudget = try TrainRequest.readBudget(o, key: "full_budget") else {
+            throw o.mismatch("full_budget", expected: "table { epochs = n } | { iterations = n } | { seconds = s }")
+        }
+        let budgets = try Self.readBudgets(o)
+        let scheduleList = try Self.readSchedules(o)
+        schedules = Dictionary(scheduleList, uniquingKeysWith: { a, _ in a })
+        let seeds = try (o.numbers("seeds") ?? [Double(host.options.seed)]).map { x -> UInt64 in
+            guard let n = UInt64(exactly: x) else { throw o.bad("seeds", "seeds must be integers >= 0, got \(x)") }
+            return n
+        }
+        evaluateAt = try Self.progressPoints(o, "eval_at") ?? [1.0]
+        var gradNormAt: [Double] = []
+        var probeExamples: Int?
+        try o.nested("probes", fields: ["grad_norm", "examples"]) { p in
+            guard let p else { return }
+            gradNormAt = try Self.progressPoints(p, "grad_norm") ?? []
+            probeExamples = try p.integer("examples")
+        }
+        self.gradNormAt = gradNormAt
+        if let n = probeExamples {
+            guard n > 0 else { throw o.bad("probes.examples", "a positive number of examples expected, got \(n)") }
+            probeData = n < train.count ? try train.subset(count: n, seed: 0) : nil
+        } else {
+            probeData = nil
+        }
+        varied = try Self.readVaried(o)
+        do {
+            plan = try ExperimentPlan(
+                name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,
+                extraFields: varied.map { field in (field.name, field.values.map(Self.text)) })
+        } catch let error as EngineError {
+            throw BindingError("bad argument #1 to 'experiment' (\(error.description))")
+        }
+    }
+
+    /// The run a cell stands for.
+    func spec(for cell: ExperimentCell) throws -> RunSpec {
+        var optimizer = self.optimizer
+        var batchSize = self.batchSize
+        var configuration: [(String, LuaValue)] = [
+            ("seed", .integer(Int(truncatingIfNeeded: cell.seed))), ("schedule", .string(cell.schedule)),
+            ("budget", .string(cell.budget.label)), ("run", .string(cell.run)),
+        ]
+        for (field, (name, text)) in zip(varied, cell.extras) {
+            let value = field.values.first { Self.text($0) == text } ?? .string(text)
+            configuration.append((name, value))
+            switch (name, value) {
+            case let ("lr", .number(x)): optimizer = try optimizer.withLearningRate(x)
+            case let ("lr", .integer(n)): optimizer = try optimizer.withLearningRate(Double(n))
+            case let ("batch_size", .integer(n)) where n > 0: batchSize = n
+            case ("batch_size", _): throw BindingError("experiment '\(plan.name)': vary.batch_size values must be positive integers, got \(text)")
+            default: break
+            }
+        }
+        guard let schedule = schedules[cell.schedule] else {
+            throw HostError("experiment '\(plan.name)': no schedule named '\(cell.schedule)'")
+        }
+        return RunSpec(
+            makeModel: model.builder(arguments: [.record(configuration)]), makeLoss: makeLoss, optimizer: optimizer,
+            train: train, test: test, batchSize: batchSize, budget: cell.budget.resolve(full: plan.fullBudget),
+            fullBudget: plan.fullBudget, schedule: schedule, seed: cell.seed, evaluateAt: evaluateAt,
+            gradNormAt: gradNormAt, probeData: probeData)
+    }
+
+    public func run(in host: ScriptHost) throws {
+        try ExperimentSweep(declaration: self, host: host).run()
+    }
+
+    /// Validates every schedule of the grid on the model (one batch each), training nothing.
+    public func check(in host: ScriptHost) throws {
+        var checked = Set<String>()
+        for cell in plan.cells where checked.insert(cell.schedule).inserted {
+            let outcome = try RunCheck.run(try spec(for: cell))
+            host.checkReports.append("experiment \(plan.name), \(cell.schedule): \(outcome.report)")
+        }
+    }
+
+    /// Runs one cell by name (a worker process's job); errors become a failed row.
+    public func runCell(named run: String, observer: TrainingObserver?, directory: String) -> ResultRow {
+        let runner = ExperimentRunner(plan: plan, directory: directory) { [self] in try spec(for: $0) }
+        guard let cell = plan.cells.first(where: { $0.run == run }) else {
+            return WorkerPool.failedRow(.init(experiment: plan.name, cell: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0, extras: [])),
+                                        message: "experiment '\(plan.name)' has no run named '\(run)' (did the script change?)")
+        }
+        return runner.run(cell, observer: observer)
+    }
+
+    // MARK: Reading the declaration
+
+    static func readBudgets(_ o: LuaOptions) throws -> [BudgetEntry] {
+        try o.withField("budgets") { index in
+            guard let index else { return [.fraction(1)] }
+            let state = o.state
+            guard state.type(at: index) == LUA_TTABLE else { throw o.mismatch("budgets", expected: "table of fractions or budget tables") }
+            var entries: [BudgetEntry] = []
+            for k in 1...max(1, Int(lua_rawlen(state.L, index))) where lua_rawlen(state.L, index) > 0 {
+                lua_rawgeti(state.L, index, lua_Integer(k))
+                defer { state.pop() }
+                if let f = state.number(at: -1) {
+                    guard f > 0, f.isFinite else { throw o.bad("budgets", "fractions must be positive, got \(f) at index \(k)") }
+                    entries.append(.fraction(f))
+                } else if state.type(at: -1) == LUA_TTABLE {
+                    let nested = try LuaOptions(validating: -1, state: state, function: o.function, fields: ["epochs", "iterations", "seconds"], prefix: "budgets[\(k)].")
+                    let e = try nested.number("epochs"), n = try nested.integer("iterations"), s = try nested.number("seconds")
+                    guard [e != nil, n != nil, s != nil].filter({ $0 }).count == 1 else {
+                        throw o.bad("budgets", "entry \(k) needs exactly one of epochs, iterations or seconds")
+                    }
+                    let budget: Budget = e.map { .epochs($0) } ?? n.map { .iterations($0) } ?? .seconds(s ?? 0)
+                    do { try budget.validate() } catch { throw o.bad("budgets", "entry \(k): \(userMessage(for: error))") }
+                    entries.append(.absolute(budget))
+                } else {
+                    throw o.bad("budgets", "number or budget table expected at index \(k), got \(state.typeName(at: -1))")
+                }
+            }
+            guard !entries.isEmpty else { throw o.bad("budgets", "at least one budget expected") }
+            return entries
+        }
+    }
+
+    /// `{ name = schedule, ... }` (sorted by name) or `{ { "name", schedule }, ... }` (in order).
+    static func readSchedules(_ o: LuaOptions) throws -> [(String, Schedule)] {
+        try o.withField("schedules") { index in
+            let state = o.state
+            guard let index, state.type(at: index) == LUA_TTABLE else {
+                throw o.mismatch("schedules", expected: "table of name = schedule")
+            }
+            var list: [(String, Schedule)] = []
+            let count = Int(lua_rawlen(state.L, index))
+            if count > 0 {
+                for k in 1...count {
+                    lua_rawgeti(state.L, index, lua_Integer(k))
+                    defer { state.pop() }
+                    guard state.type(at: -1) == LUA_TTABLE else { throw o.bad("schedules", "entry \(k): { \"name\", schedule } expected") }
+                    lua_rawgeti(state.L, -1, 1)
+                    let name = state.string(at: -1)
+                    state.pop()
+                    lua_rawgeti(state.L, -1, 2)
+                    defer { state.pop() }
+                    guard let name, !name.isEmpty, let s = state.schedule(at: -1) else {
+                        throw o.bad("schedules", "entry \(k): { \"name\", schedule } expected")
+                    }
+                    list.append((name, s))
+                }
+            } else {
+                lua_pushnil(state.L)
+                while lua_next(state.L, index) != 0 {
+                    defer { state.pop() }
+                    guard state.type(at: -2) == LUA_TSTRING, let name = state.string(at: -2) else {
+                        throw o.bad("schedules", "keys must be schedule names (strings)")
+                    }
+                    guard let s = state.schedule(at: -1) else {
+                        throw o.bad("schedules", "'\(name)': schedule or function expected, got \(state.typeName(at: -1))")
+                    }
+                    list.append((name, s))
+                }
+                list.sort { $0.0 < $1.0 }
+            }
+            guard !list.isEmpty else { throw o.bad("schedules", "at least one schedule expected") }
+            for (name, _) in list where name.contains("/") || name.contains(",") {
+                throw o.bad("schedules", "schedule name '\(name)' may not contain '/' or ','")
+            }
+            return list
+        }
+    }
+
+    /// Progress points in (0, 1], sorted.
+    static func progressPoints(_ o: LuaOptions, _ key: String) throws -> [Double]? {
+        guard let points = try o.numbers(key) else { return nil }
+        for p in points where !(p > 0 && p <= 1) {
+            throw o.bad(key, "progress points must be in (0, 1], got \(p)")
+        }
+        return points.sorted()
+    }
+
+    /// `vary = { field = { values } }`, fields in name order.
+    static func readVaried(_ o: LuaOptions) throws -> [(name: String, values: [LuaValue])] {
+        try o.withField("vary") { index in
+            guard let index else { return [] }
+            let state = o.state
+            guard state.type(at: index) == LUA_TTABLE else { throw o.mismatch("vary", expected: "table of field = { values }") }
+            var fields: [(name: String, values: [LuaValue])] = []
+            lua_pushnil(state.L)
+            while lua_next(state.L, index) != 0 {
+                defer { state.pop() }
+                guard state.type(at: -2) == LUA_TSTRING, let name = state.string(at: -2) else { throw o.bad("vary", "keys must be field names") }
+                guard !["seed", "schedule", "budget", "run", "message"].contains(name), !ResultsTable.columns.contains(name) else {
+                    throw o.bad("vary", "'\(name)' is already a column of results.csv; vary seeds, schedules and budgets through their own fields")
+                }
+                guard state.type(at: -1) == LUA_TTABLE, lua_rawlen(state.L, -1) > 0 else { throw o.bad("vary", "'\(name)': a list of values expected") }
+                var values: [LuaValue] = []
+                for k in 1...Int(lua_rawlen(state.L, -1)) {
+                    lua_rawgeti(state.L, -1, lua_Integer(k))
+                    defer { state.pop() }
+                    if let n = state.integer(at: -1), state.type(at: -1) == LUA_TNUMBER, lua_isinteger(state.L, -1) != 0 { values.append(.integer(n)) }
+                    else if state.type(at: -1) == LUA_TNUMBER, let x = state.number(at: -1) { values.append(.number(x)) }
+                    else if state.type(at: -1) == LUA_TSTRING, let s = state.string(at: -1) { values.append(.string(s)) }
+                    else if state.type(at: -1) == LUA_TBOOLEAN, let b = state.boolean(at: -1) { values.append(.boolean(b)) }
+                    else { throw o.bad("vary", "'\(name)': values must be numbers, strings or booleans") }
+                }
+                fields.append((name, values))
+            }
+            return fields.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// A varied value as it appears in run names and results.csv.
+    static func text(_ value: LuaValue) -> String {
+        switch value {
+        case let .integer(n): return String(n)
+        case let .number(x): return x.formatted
+        case let .string(s): return s
+        case let .boolean(b): return b ? "true" : "false"
+        default: return "?"
+        }
+    }
+}

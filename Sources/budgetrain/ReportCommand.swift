@@ -1,0 +1,38 @@
+import ArgumentParser
+import BudgetEngine
+import Foundation
+
+/// `budgetrain report DIR...`: rebuilds summary.md and report.html from results folders.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Rebuild summary.md and report.html from experiment results (merging several folders).",
+        discussion: """
+            Reads results.csv and the runs' metrics.jsonl in each folder. With several folders \
+            (e.g. the same experiment run on several machines) their results are merged.
+
+            Examples:
+              budgetrain report runs/fmnist
+              budgetrain report machine-a/fmnist machine-b/fmnist --out merged
+            """)
+
+    @Argument(help: ArgumentHelp("Results folders (each holding a results.csv).", valueName: "dir"))
+    var directories: [String]
+
+    @Option(help: ArgumentHelp("Where to write summary.md and report.html (default: the first folder).", valueName: "dir"))
+    var out: String?
+
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("give at least one results folder") }
+        for d in directories where !FileManager.default.fileExists(atPath: d + "/results.csv") {
+            throw ValidationError("\(d): no results.csv in this folder")
+        }
+    }
+
+    func run() throws {
+        let output = out ?? directories[0]
+        let summary = try ExperimentReport.write(directories: directories, to: output)
+        print(summary)
+        print("Wrote \(output)/summary.md and \(output)/report.html")
+    }
+}
