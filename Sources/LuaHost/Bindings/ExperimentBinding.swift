@@ -149,7 +149,10 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     public func check(in host: ScriptHost) throws {
         var checked = Set<String>()
         for cell in plan.cells where checked.insert(cell.schedule).inserted {
-            let outcome = try RunCheck.run(try spec(for: cell))
+            let outcome: RunCheck.Outcome
+            do { outcome = try RunCheck.run(try spec(for: cell)) } catch {
+                throw SweepFailure(message: "experiment '\(plan.name)', schedule '\(cell.schedule)'\(position.map { " (declared at \($0))" } ?? ""): \(userMessage(for: error))")
+            }
             host.checkReports.append("experiment \(plan.name), \(cell.schedule): \(outcome.report)")
         }
     }

@@ -90,9 +90,9 @@ struct ExperimentSweep {
             "script": host.scriptPath ?? "",
             "script_arguments": host.scriptArguments,
             "full_budget": plan.fullBudget.description,
-            "budgets": Array(NSOrderedSet(array: plan.cells.map(\.budget.label))),
+            "budgets": plan.cells.map(\.budget.label).uniqued(),
             "schedules": schedules,
-            "seeds": Array(NSOrderedSet(array: plan.cells.map { Int(truncatingIfNeeded: $0.seed) })),
+            "seeds": plan.cells.map { Int(truncatingIfNeeded: $0.seed) }.uniqued(),
             "varied": declaration.varied.map { ["field": $0.name, "values": $0.values.map(ExperimentDeclaration.text)] },
             "runs": plan.cells.count,
             "batch_size": declaration.batchSize,
@@ -126,4 +126,12 @@ struct ExperimentSweep {
 public struct SweepFailure: Error, UserFacingError {
     public let message: String
     public var description: String { message }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
 }
