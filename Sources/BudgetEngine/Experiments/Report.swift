@@ -19,7 +19,8 @@ public enum ExperimentReport {
         }
         let rows = sources.flatMap(\.rows)
         let experiments = ExperimentSummary.experiments(in: rows)
-        let summaries = experiments.map { ExperimentSummary(experiment: $0, rows: rows) }
+        let order = directories.flatMap(declaredScheduleOrder)
+        let summaries = experiments.map { ExperimentSummary(experiment: $0, rows: rows, scheduleOrder: order) }
         let summary = "# Results\n\n" + (summaries.isEmpty ? "No finished runs yet.\n" : summaries.map { $0.markdown() }.joined(separator: "\n"))
         try AtomicFile.write(summary, to: output + "/summary.md")
         try AtomicFile.write(html(summaries: summaries, sources: sources), to: output + "/report.html")
@@ -126,6 +127,15 @@ public enum ExperimentReport {
             return SVGChart.Series(name: name, points: cells.map { ($0.0, $0.1.mean) }, band: cells.map { ($0.0, $0.1.mean - $0.1.std, $0.1.mean + $0.1.std) })
         }
         return SVGChart(title: "Final full-batch gradient norm vs budget", xLabel: "budget (log scale)", yLabel: "‖∇L‖ at the end", series: byBudget, logX: true, logY: true)
+    }
+
+    /// The schedules in the order the experiment declared them, from its config.json (empty
+    /// when the file is absent or unreadable: the rows' own order is used then).
+    static func declaredScheduleOrder(directory: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: directory + "/config.json"),
+              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let schedules = config["schedules"] as? [[String: Any]] else { return [] }
+        return schedules.compactMap { $0["name"] as? String }
     }
 
     /// The numeric fields of each line of a run's metrics.jsonl (empty when absent).

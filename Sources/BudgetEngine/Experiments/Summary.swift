@@ -22,12 +22,21 @@ public struct ExperimentSummary: Sendable {
     public var accuracy: [String: [Double: CellStatistics]]
     public var gradNorm: [String: [Double: CellStatistics]]
 
-    /// Groups rows of one experiment.
-    public init(experiment: String, rows: [ResultRow]) {
+    /// Groups rows of one experiment. Configurations are listed in the order of
+    /// `scheduleOrder` (the order the experiment declared its schedules), then as they first
+    /// appear in the rows.
+    public init(experiment: String, rows: [ResultRow], scheduleOrder: [String] = []) {
         self.experiment = experiment
         let mine = rows.filter { $0.experiment == experiment }
         var schedules: [String] = []
         for r in mine where !schedules.contains(r.configuration) { schedules.append(r.configuration) }
+        let rank = Dictionary(scheduleOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let scheduleOf = Dictionary(mine.map { ($0.configuration, $0.schedule) }, uniquingKeysWith: { a, _ in a })
+        let appearance = Dictionary(schedules.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        schedules.sort { a, b in
+            let ra = scheduleOf[a].flatMap { rank[$0] } ?? Int.max, rb = scheduleOf[b].flatMap { rank[$0] } ?? Int.max
+            return ra != rb ? ra < rb : (appearance[a] ?? 0) < (appearance[b] ?? 0)
+        }
         self.schedules = schedules
         let budgets = Array(Set(mine.map(\.budget))).sorted()
         self.budgets = budgets

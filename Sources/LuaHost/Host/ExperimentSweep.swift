@@ -76,8 +76,9 @@ struct ExperimentSweep {
     }
 
     private func configuration() -> [String: Any] {
-        var schedules: [String: String] = [:]
-        for (name, s) in declaration.schedules { schedules[name] = s.summary }
+        let schedules = plan.cells.map(\.schedule).uniqued().map { name in
+            ["name": name, "schedule": declaration.schedules[name]?.summary ?? "?"]
+        }
         var settings: [String: Any] = declaration.optimizer.settings
         settings["description"] = declaration.optimizer.description
         let modelTree: String = {
