@@ -12,7 +12,7 @@ public final class MaxPool2d: Layer {
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     /// For each output, the offset of its maximum inside the input plane.
-    private var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var argmax: UnsafeMutablePointer<Int32>
     private var argmaxCapacity = 1
     private var inputShape: [Int] = []
     private var geometry: WindowGeometry?
@@ -23,6 +23,8 @@ public final class MaxPool2d: Layer {
         guard stride > 0 else { throw EngineError.invalidArgument("MaxPool2d: stride must be positive, got \(stride)") }
         self.kernel = kernel
         self.stride = stride
+        // Allocated only once the arguments are valid: a throwing init runs no deinit.
+        argmax = .allocate(capacity: argmaxCapacity)
     }
 
     deinit { argmax.deallocate() }
