@@ -68,7 +68,8 @@ struct WindowGeometry: Equatable {
     /// floats past the row, into the start of the next row (written right after, which
     /// overwrites them) or, for the very last row, into `slack` floats after the matrix; reads
     /// likewise run up to 3 floats past, so `padded` needs `slack` readable floats after it.
-    /// Rows of 14 or 28 floats copy without a scalar tail, about twice as fast.
+    /// Short rows (14 or 28 floats in an MNIST CNN) then copy without a scalar tail loop (3%
+    /// off the whole training step of that CNN).
     func im2col(padded: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
         let (pw, ow, s) = (paddedWidth, outWidth, stride)
         var row = cols
