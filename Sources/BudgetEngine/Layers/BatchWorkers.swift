@@ -1,16 +1,18 @@
 import CBLAS
 import Dispatch
 
-/// Runs `body(worker, slice)` over the batch `0 ..< count`, split into `workers` contiguous
-/// slices that run in parallel; `worker` (0 ..< workers) indexes the caller's per-worker
-/// scratch buffers.
+/// Runs `body(worker, slice)` over `0 ..< count` (images of a batch, rows of a matrix), split
+/// into `workers` contiguous slices that run in parallel; `worker` (0 ..< workers) indexes the
+/// caller's per-worker scratch buffers.
 ///
-/// Layers that issue one small GEMM per image (Conv2d) use this instead of one large GEMM: each
-/// worker keeps its column matrix in its own core's cache. While the workers run, OpenBLAS is
-/// held to one thread per call, because letting every small call fan out across the same
-/// cores again would oversubscribe them. With one worker, `body` runs on the calling thread and
-/// OpenBLAS keeps its own thread count.
-func forEachBatchSlice(_ count: Int, workers: Int, _ body: (_ worker: Int, _ slice: Range<Int>) -> Void) {
+/// Layers split their GEMMs this way rather than letting OpenBLAS thread each call: Conv2d
+/// issues one small GEMM per image, with each worker's column matrix in its own core's cache,
+/// and Linear splits its products by rows. While the workers run, OpenBLAS is held to one
+/// thread per call (fanning each call out again would oversubscribe the cores); and with every
+/// large GEMM going through here, OpenBLAS's own threads stay asleep instead of spinning
+/// between calls against the engine's threads. With one worker, `body` runs on the calling
+/// thread and OpenBLAS keeps its own thread count.
+func parallelSlices(_ count: Int, workers: Int, _ body: (_ worker: Int, _ slice: Range<Int>) -> Void) {
     let workers = min(workers, count)
     guard workers > 1 else {
         body(0, 0..<count)

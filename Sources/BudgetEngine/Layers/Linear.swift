@@ -14,6 +14,9 @@ public final class Linear: Layer, InputGradientOptional {
     public let bias: Parameter?
     public var isTraining = true
     public var needsInputGradient = true
+    /// When set, the number of parallel workers for every product (tests use it to run the
+    /// multi-worker path on small layers without touching the global thread setting).
+    var workersOverride: Int?
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -52,11 +55,23 @@ public final class Linear: Layer, InputGradientOptional {
         if let b = bias {
             for row in 0..<n { (output.data + row * outputs).update(from: b.value.data, count: outputs) }
         }
-        BLAS.gemm(
-            transA: false, transB: true, m: n, n: outputs, k: inputs,
-            a: x.data, lda: inputs, b: weight.value.data, ldb: inputs,
-            beta: bias == nil ? 0 : 1, c: output.data, ldc: outputs)
+        let (xs, w, ys, ins, outs) = (x.data, weight.value.data, output.data, inputs, outputs)
+        let beta: Float = bias == nil ? 0 : 1
+        // Y[rows, out] (+)= X[rows, in] · Wᵀ, a slice of rows per worker.
+        parallelSlices(n, workers: workerCount(rows: n)) { _, rows in
+            BLAS.gemm(
+                transA: false, transB: true, m: rows.count, n: outs, k: ins,
+                a: xs + rows.lowerBound * ins, lda: ins, b: w, ldb: ins,
+                beta: beta, c: ys + rows.lowerBound * outs, ldc: outs)
+        }
         return output
+    }
+
+    /// Workers for a product over the batch: one unless it is large enough to split (small
+    /// products cost less than the hand-off; OpenBLAS then runs them on one thread too).
+    private func workerCount(rows: Int) -> Int {
+        if let workersOverride { return workersOverride }
+        return rows * inputs * outputs >= 1 << 20 ? ComputeThreads.count : 1
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {
@@ -64,25 +79,33 @@ public final class Linear: Layer, InputGradientOptional {
             throw shapeError(self, expected: "gradient [N, \(outputs)] after forward", got: dy.shape)
         }
         let n = x.shape[0]
-        // dW[out, in] += dYᵀ · X
-        BLAS.gemm(
-            transA: true, transB: false, m: outputs, n: inputs, k: n,
-            a: dy.data, lda: outputs, b: x.data, ldb: inputs,
-            beta: 1, c: weight.gradient.data, ldc: inputs)
-        if let b = bias {
-            let g = b.gradient.data
-            for row in 0..<n {
-                let r = dy.data + row * outputs
-                for j in 0..<outputs { g[j] += r[j] }
+        let (xs, dys, w, dW, ins, outs) = (x.data, dy.data, weight.value.data, weight.gradient.data, inputs, outputs)
+        let dB = bias?.gradient.data
+        let workers = workerCount(rows: n)
+        // dW[outs, in] += dY[:, outs]ᵀ · X and db[outs] += Σ_rows dY[:, outs], a slice of output
+        // features per worker (no two workers write the same gradient entry).
+        parallelSlices(outs, workers: workers) { _, features in
+            BLAS.gemm(
+                transA: true, transB: false, m: features.count, n: ins, k: n,
+                a: dys + features.lowerBound, lda: outs, b: xs, ldb: ins,
+                beta: 1, c: dW + features.lowerBound * ins, ldc: ins)
+            if let dB {
+                for row in 0..<n {
+                    let r = dys + row * outs
+                    for j in features { dB[j] += r[j] }
+                }
             }
         }
         gradInput.resize(batch: n, like: x.shape)
         guard needsInputGradient else { return gradInput }
-        // dX[N, in] = dY · W
-        BLAS.gemm(
-            transA: false, transB: false, m: n, n: inputs, k: outputs,
-            a: dy.data, lda: outputs, b: weight.value.data, ldb: inputs,
-            beta: 0, c: gradInput.data, ldc: inputs)
+        // dX[rows, in] = dY[rows, out] · W, a slice of rows per worker.
+        let dxs = gradInput.data
+        parallelSlices(n, workers: workers) { _, rows in
+            BLAS.gemm(
+                transA: false, transB: false, m: rows.count, n: ins, k: outs,
+                a: dys + rows.lowerBound * outs, lda: outs, b: w, ldb: ins,
+                beta: 0, c: dxs + rows.lowerBound * ins, ldc: ins)
+        }
         return gradInput
     }
 }

