@@ -22,7 +22,9 @@ import Testing
 
     @Test(arguments: exampleNames)
     func exampleRunsOnASmallBudget(_ name: String) throws {
-        let r = try runBudgetrain(["run", "examples/\(name)", "--quiet", "--", "--quick"],
+        // Experiments write their results under --out: a fresh folder, so runs never collide.
+        let out = try TemporaryDirectory()
+        let r = try runBudgetrain(["run", "examples/\(name)", "--quiet", "--out", out.path, "--", "--quick"],
                                   in: (Self.examplesDirectory as NSString).deletingLastPathComponent)
         #expect(r.status == 0, "\(name): \(r.stderr)")
         #expect(!r.stdout.isEmpty, "\(name) printed nothing")
