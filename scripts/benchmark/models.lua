@@ -54,10 +54,13 @@ local function run(n)
     batch_size = 128, budget = { iterations = n }, schedule = schedules[schedule_kind], seed = 1,
   }
 end
-run(5)  -- warm-up: first-touch of buffers and BLAS threads, as the PyTorch side does
+-- The warm-up run's first step is the process's first: start-up time is measured to it.
+local first_step_at = run(5).started_at  -- warm-up: first-touch of buffers and BLAS threads, as the PyTorch side does
 local r = run(steps)
 local examples = 0
 local per_epoch = math.ceil(#fm.train / 128)
 for s = 0, steps - 1 do examples = examples + math.min(128, #fm.train - (s % per_epoch) * 128) end
-print(string.format('{"model":"%s","examples_per_second":%.3f,"seconds":%.6f,"steps":%d,"loss":%.6f}',
-  model_name, examples / r.seconds, r.seconds, r.steps, r.train_loss))
+print(string.format(
+  '{"model":"%s","examples_per_second":%.3f,"seconds":%.6f,"steps":%d,"loss":%.6f,"schedule_seconds":%.9f,"started_at":%.6f%s}',
+  model_name, examples / r.seconds, r.seconds, r.steps, r.train_loss, r.schedule_seconds, first_step_at or 0,
+  r.gemm_seconds and string.format(',"gemm_seconds":%.6f', r.gemm_seconds) or ""))

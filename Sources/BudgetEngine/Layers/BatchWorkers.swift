@@ -7,7 +7,7 @@ import Dispatch
 ///
 /// Layers split their GEMMs this way rather than letting OpenBLAS thread each call: Conv2d
 /// issues one small GEMM per image, with each worker's column matrix in its own core's cache,
-/// and Linear splits its products by rows. While the workers run, OpenBLAS is held to one
+/// and Linear splits its products by features (each worker packs only its slice of W). While the workers run, OpenBLAS is held to one
 /// thread per call (fanning each call out again would oversubscribe the cores); and with every
 /// large GEMM going through here, OpenBLAS's own threads stay asleep instead of spinning
 /// between calls against the engine's threads. With one worker, `body` runs on the calling

@@ -57,12 +57,13 @@ public final class Linear: Layer, InputGradientOptional {
         }
         let (xs, w, ys, ins, outs) = (x.data, weight.value.data, output.data, inputs, outputs)
         let beta: Float = bias == nil ? 0 : 1
-        // Y[rows, out] (+)= X[rows, in] · Wᵀ, a slice of rows per worker.
-        parallelSlices(n, workers: workerCount(rows: n)) { _, rows in
+        // Y[:, outs] (+)= X · W[outs]ᵀ, a slice of output features per worker: each worker
+        // packs only its own rows of W, the larger operand.
+        parallelSlices(outs, workers: workerCount(rows: n)) { _, features in
             BLAS.gemm(
-                transA: false, transB: true, m: rows.count, n: outs, k: ins,
-                a: xs + rows.lowerBound * ins, lda: ins, b: w, ldb: ins,
-                beta: beta, c: ys + rows.lowerBound * outs, ldc: outs)
+                transA: false, transB: true, m: n, n: features.count, k: ins,
+                a: xs, lda: ins, b: w + features.lowerBound * ins, ldb: ins,
+                beta: beta, c: ys + features.lowerBound, ldc: outs)
         }
         return output
     }
@@ -98,13 +99,13 @@ public final class Linear: Layer, InputGradientOptional {
         }
         gradInput.resize(batch: n, like: x.shape)
         guard needsInputGradient else { return gradInput }
-        // dX[rows, in] = dY[rows, out] · W, a slice of rows per worker.
+        // dX[:, ins] = dY · W[:, ins], a slice of input features per worker.
         let dxs = gradInput.data
-        parallelSlices(n, workers: workers) { _, rows in
+        parallelSlices(ins, workers: workers) { _, features in
             BLAS.gemm(
-                transA: false, transB: false, m: rows.count, n: ins, k: outs,
-                a: dys + rows.lowerBound * outs, lda: outs, b: w, ldb: ins,
-                beta: 0, c: dxs + rows.lowerBound * ins, ldc: ins)
+                transA: false, transB: false, m: n, n: features.count, k: outs,
+                a: dys, lda: outs, b: w + features.lowerBound, ldb: ins,
+                beta: 0, c: dxs + features.lowerBound, ldc: ins)
         }
         return gradInput
     }

@@ -2,11 +2,29 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// Time spent inside sgemm, measured only when `BUDGETRAIN_PROFILE_GEMM` is set (the
-/// benchmark's "share of the step in sgemm"); otherwise one branch per call.
+/// Wall-clock time during which at least one sgemm call is running, measured only when
+/// `BUDGETRAIN_PROFILE_GEMM` is set (the benchmark's "share of the step in sgemm");
+/// otherwise one branch per call. Calls that overlap on parallel workers count once.
 public enum GEMMProfiler {
     nonisolated(unsafe) public static var isEnabled = ProcessInfo.processInfo.environment["BUDGETRAIN_PROFILE_GEMM"] != nil
-    nonisolated(unsafe) public static var seconds = 0.0
+    nonisolated(unsafe) public private(set) static var seconds = 0.0
+    nonisolated(unsafe) private static var running = 0
+    nonisolated(unsafe) private static var since: UInt64 = 0
+    private static let lock = NSLock()
+
+    static func enter() {
+        lock.lock()
+        if running == 0 { since = DispatchTime.now().uptimeNanoseconds }
+        running += 1
+        lock.unlock()
+    }
+
+    static func leave() {
+        lock.lock()
+        running -= 1
+        if running == 0 { seconds += Double(DispatchTime.now().uptimeNanoseconds - since) / 1e9 }
+        lock.unlock()
+    }
 }
 
 /// Thin, named wrappers over `cblas_sgemm` for the row-major products the layers use.
@@ -19,10 +37,9 @@ enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let start = GEMMProfiler.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
-        defer {
-            if GEMMProfiler.isEnabled { GEMMProfiler.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        }
+        let profiling = GEMMProfiler.isEnabled
+        if profiling { GEMMProfiler.enter() }
+        defer { if profiling { GEMMProfiler.leave() } }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -58,6 +58,10 @@ enum TrainBinding {
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             // Time inside the schedule: what a Lua function schedule costs.
             ("schedule_seconds", .number(r.scheduleSeconds)),
+            // When the first step began (seconds since 1970): start-up time, for benchmarks.
+            ("started_at", .optional(r.firstStepTime)),
+            // Time inside sgemm, when BUDGETRAIN_PROFILE_GEMM is set.
+            ("gemm_seconds", .optional(r.gemmSeconds)),
         ]
         if let message = r.message { fields.append(("message", .string(message))) }
         fields.append(("evaluations", .array(r.evaluations.map { e in
