@@ -106,20 +106,14 @@ public final class BatchNorm: Layer {
             for ch in range {
                 let mean: Double, variance: Double
                 if training {
-                    // Two passes in double precision: the mean, then the squared deviations.
+                    // Two passes: the mean, then the squared deviations from it. Each row is
+                    // reduced in vector lanes of Float, the rows' sums in Double.
                     var sum = 0.0
-                    for item in 0..<n {
-                        let v = xs + (item * c + ch) * spatial
-                        for i in 0..<spatial { sum += Double(v[i]) }
-                    }
+                    for item in 0..<n { sum += Double(rowSum(xs + (item * c + ch) * spatial, count: spatial)) }
                     mean = sum / Double(perChannel)
                     var squares = 0.0
                     for item in 0..<n {
-                        let v = xs + (item * c + ch) * spatial
-                        for i in 0..<spatial {
-                            let d = Double(v[i]) - mean
-                            squares += d * d
-                        }
+                        squares += Double(rowSquaredDeviations(xs + (item * c + ch) * spatial, count: spatial, center: Float(mean)))
                     }
                     variance = squares / Double(perChannel)
                     rMean[ch] = Float((1 - m) * Double(rMean[ch]) + m * mean)
@@ -163,11 +157,8 @@ public final class BatchNorm: Layer {
                 var sumDy = 0.0, sumDyXhat = 0.0
                 for item in 0..<n {
                     let offset = (item * c + ch) * spatial
-                    let g = dys + offset, h = xhat + offset
-                    for i in 0..<spatial {
-                        sumDy += Double(g[i])
-                        sumDyXhat += Double(g[i]) * Double(h[i])
-                    }
+                    sumDy += Double(rowSum(dys + offset, count: spatial))
+                    sumDyXhat += Double(rowDot(dys + offset, xhat + offset, count: spatial))
                 }
                 dBeta[ch] += Float(sumDy)
                 dGamma[ch] += Float(sumDyXhat)

@@ -217,22 +217,3 @@ public final class Conv2d: Layer, InputGradientOptional {
         return gradInput
     }
 }
-
-/// Sum of `count` values with eight independent accumulators: a single running sum is one long
-/// dependency chain the compiler may not reorder (float addition is not associative), so it
-/// cannot vectorise.
-@inline(__always)
-func rowSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var lanes = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= count {
-        lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var sum = lanes.sum()
-    while i < count {
-        sum += values[i]
-        i += 1
-    }
-    return sum
-}
