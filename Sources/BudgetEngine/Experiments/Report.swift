@@ -1,6 +1,6 @@
 import Foundation
 
-/// Rebuilds `summary.md` and `report.html` from results folders (one, or several merged):
+/// Rebuilds `summary.md`, `report.html` and `figures/*.svg` from results folders (one, or several merged):
 /// only the files are read, so a report can be made at any time, during or after a sweep.
 public enum ExperimentReport {
     /// A results folder read back: its rows and where its runs' metrics live.
@@ -24,7 +24,25 @@ public enum ExperimentReport {
         let summary = "# Results\n\n" + (summaries.isEmpty ? "No finished runs yet.\n" : summaries.map { $0.markdown() }.joined(separator: "\n"))
         try AtomicFile.write(summary, to: output + "/summary.md")
         try AtomicFile.write(html(summaries: summaries, sources: sources), to: output + "/report.html")
+        // The same charts as files, for papers and READMEs.
+        for s in summaries {
+            for (file, chart) in charts(s, sources: sources) { try AtomicFile.write(chart.render() + "\n", to: output + "/figures/" + file) }
+        }
         return summary
+    }
+
+    /// The charts of one experiment, each with the file name it is saved under.
+    static func charts(_ s: ExperimentSummary, sources: [Source]) -> [(file: String, chart: SVGChart)] {
+        var charts: [(String, SVGChart)] = [("accuracy-vs-budget", accuracyChart(s))]
+        let runs = sources.flatMap { src in src.rows.filter { $0.experiment == s.experiment }.map { (src.directory, $0) } }
+        if let smallest = s.budgets.first, let largest = s.budgets.last {
+            for b in Set([smallest, largest]).sorted() {
+                charts.append(("lr-budget-\(b.formatted)", curveChart(s, runs: runs, budget: b, key: "lr", title: "Learning rate, budget \(b.formatted)", yLabel: "learning rate", smooth: false)))
+            }
+            charts.append(("loss-budget-\(largest.formatted)", curveChart(s, runs: runs, budget: largest, key: "loss", title: "Training loss, budget \(largest.formatted)", yLabel: "minibatch loss (smoothed)", smooth: true, logY: true)))
+            charts.append(("grad-norm", gradNormChart(s, runs: runs, budget: largest)))
+        }
+        return charts.map { (file: "\(s.experiment)-\($0.0).svg", chart: $0.1) }
     }
 
     static func html(summaries: [ExperimentSummary], sources: [Source]) -> String {
@@ -33,15 +51,7 @@ public enum ExperimentReport {
             body += "<h2>\(escape(s.experiment))</h2>\n"
             body += tableHTML(s)
             body += "<div class=\"charts\">\n"
-            body += accuracyChart(s).render()
-            let runs = sources.flatMap { src in src.rows.filter { $0.experiment == s.experiment }.map { (src.directory, $0) } }
-            if let smallest = s.budgets.first, let largest = s.budgets.last {
-                for b in Set([smallest, largest]).sorted() {
-                    body += curveChart(s, runs: runs, budget: b, key: "lr", title: "Learning rate, budget \(b.formatted)", yLabel: "learning rate", smooth: false).render()
-                }
-                body += curveChart(s, runs: runs, budget: largest, key: "loss", title: "Training loss, budget \(largest.formatted)", yLabel: "minibatch loss (smoothed)", smooth: true, logY: true).render()
-                body += gradNormChart(s, runs: runs, budget: largest).render()
-            }
+            for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"
         }
         return """
