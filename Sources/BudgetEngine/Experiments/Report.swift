@@ -97,7 +97,7 @@ public enum ExperimentReport {
                 name: name, points: cells.map { ($0.0, $0.1.mean * 100) },
                 band: cells.map { ($0.0, ($0.1.mean - $0.1.std) * 100, ($0.1.mean + $0.1.std) * 100) })
         }
-        return SVGChart(title: "Test accuracy vs budget", xLabel: "budget (fraction of full, log scale)", yLabel: "test accuracy (%)", series: series, logX: true)
+        return SVGChart(title: "Test accuracy vs budget", xLabel: "budget (fraction of full, log scale)", yLabel: "test accuracy (%)", series: series, logX: true, xTicks: s.budgets)
     }
 
     /// One metric from the per-step lines of the first seed's run of each schedule at `budget`.
@@ -136,7 +136,7 @@ public enum ExperimentReport {
             let cells = s.budgets.compactMap { b in s.gradNorm[name]?[b].flatMap { $0.count > 0 ? (b, $0) : nil } }
             return SVGChart.Series(name: name, points: cells.map { ($0.0, $0.1.mean) }, band: cells.map { ($0.0, $0.1.mean - $0.1.std, $0.1.mean + $0.1.std) })
         }
-        return SVGChart(title: "Final full-batch gradient norm vs budget", xLabel: "budget (log scale)", yLabel: "‖∇L‖ at the end", series: byBudget, logX: true, logY: true)
+        return SVGChart(title: "Final full-batch gradient norm vs budget", xLabel: "budget (log scale)", yLabel: "‖∇L‖ at the end", series: byBudget, logX: true, logY: true, xTicks: s.budgets)
     }
 
     /// The schedules in the order the experiment declared them, from its config.json (empty

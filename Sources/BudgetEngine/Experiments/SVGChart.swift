@@ -17,6 +17,8 @@ struct SVGChart {
     var series: [Series]
     var logX = false
     var logY = false
+    /// Tick values for the x axis (default: round numbers).
+    var xTicks: [Double]?
     var width = 560.0
     var height = 340.0
 
@@ -38,7 +40,7 @@ struct SVGChart {
         func py(_ y: Double) -> Double { top + plotH * (1 - (ty.map(y) - ty.low) / (ty.high - ty.low)) }
 
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#999\"/>\n"
-        for t in tx.ticks {
+        for t in xTicks ?? tx.ticks {
             svg += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + plotH))\" stroke=\"#eee\"/>"
             svg += "<text x=\"\(f(px(t)))\" y=\"\(f(top + plotH + 14))\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
