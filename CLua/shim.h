@@ -20,6 +20,8 @@
 #define BR_RAISE_AS_IS (-2)
 
 static inline const char *br_release(void) { return LUA_RELEASE; }
+/// A full garbage collection (lua_gc is variadic, which Swift cannot call).
+static inline void br_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
 static inline int br_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline int br_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline int br_multret(void) { return LUA_MULTRET; }

@@ -51,7 +51,7 @@ struct BudgetrainCommand: ParsableCommand {
             // stdout), usage errors (printed with the usage, exit code 2).
             if exitCode(for: error) == .success { exit(withError: error) }
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                try? FileHandle.standardError.write(contentsOf: Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(ExitStatus.usageOrScriptError)
             }
             ExitStatus.report(userMessage(for: error))

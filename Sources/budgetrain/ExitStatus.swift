@@ -23,7 +23,7 @@ enum ExitStatus {
 
     /// Prints an error for the user on stderr.
     static func report(_ message: String) {
-        FileHandle.standardError.write(Data(("budgetrain: " + message + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(("budgetrain: " + message + "\n").utf8))
     }
 }
 

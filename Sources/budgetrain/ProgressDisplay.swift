@@ -114,7 +114,8 @@ final class ProgressDisplay: RunProgressReporter {
 
     private func write(_ text: String) {
         if output === FileHandle.standardOutput { fflush(stdout) }  // after whatever the script printed
-        output.write(Data(text.utf8))
+        // A closed pipe (output piped into `head`) must not stop training: ignore the failure.
+        try? output.write(contentsOf: Data(text.utf8))
     }
 }
 

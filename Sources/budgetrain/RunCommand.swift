@@ -74,6 +74,7 @@ struct RunCommand: ParsableCommand {
                 return WorkerPool.failedRow(.init(experiment: experiment, cell: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0)),
                                             message: "the script no longer declares experiment '\(experiment)'")
             }
+            defer { host.collectGarbage() }
             return declaration.runCell(named: run, observer: nil, directory: out + "/" + experiment)
         }
     }

@@ -40,6 +40,7 @@ enum TrainBinding {
             case .run:
                 let result = try request.run(label: label, host: host)
                 host.completedRuns += 1
+                host.collectGarbage()
                 return resultTable(result, request: request)
             }
         }

@@ -47,6 +47,7 @@ struct ExperimentSweep {
                 let label = "\(plan.name) [\(finished + 1)/\(total)] \(cell.run)"
                 let observer = host.progress?.runWillStart(label: label, budget: cell.budget.resolve(full: plan.fullBudget))
                 let row = withExtendedLifetime(observer) { runner.run(cell, observer: observer) }
+                host.collectGarbage()
                 host.progress?.runDidFinish(label: label, result: nil)
                 try record(row)
             }

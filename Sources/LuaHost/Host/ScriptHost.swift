@@ -158,6 +158,12 @@ public final class ScriptHost {
         try state.run(source, chunkName: chunkName)
     }
 
+    /// Runs Lua's garbage collector to completion. Lua sees only small handles of the engine's
+    /// objects, not the megabytes of buffers behind them, so it feels no pressure to collect
+    /// a finished run's model: the host collects after every run, or a sweep of many runs
+    /// would keep every model's buffers alive.
+    public func collectGarbage() { br_collect_garbage(state.main.L) }
+
     /// The schedule a Lua expression yields (`budgetrain schedule EXPR`), e.g.
     /// `schedule.warmup(0.05, schedule.cosine())` or `function(p) return (1 - p)^2 end`.
     public func schedule(fromExpression expression: String) throws -> Schedule {
