@@ -19,7 +19,7 @@ import Testing
         var rng = RandomGenerator(seed: 1)
         try expectGradients(try Linear(inputs: 5, outputs: 4, rng: &rng), try GradientCheck.normal([3, 5], seed: 2))
         try expectGradients(try Linear(inputs: 3, outputs: 2, bias: false, rng: &rng), try GradientCheck.normal([4, 3], seed: 3))
-        // Split across workers: rows for Y and dX, output features for dW and db.
+        // Split across workers: output features for Y, dW and db; input features for dX.
         for workers in [2, 3] {
             let split = try Linear(inputs: 4, outputs: 5, rng: &rng)
             split.workersOverride = workers

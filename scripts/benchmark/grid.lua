@@ -3,7 +3,7 @@ local quick = arg[1] == "--quick"
 local fm = data.fashion_mnist()
 experiment {
   name = "bench-grid",
-  data = { train = fm.train:subset(quick and 2000 or 20000, 1), test = fm.test:subset(1000, 1) },
+  data = { train = quick and fm.train:subset(2000, 1) or fm.train, test = fm.test:subset(1000, 1) },
   model = function()
     return nn.Sequential { nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10) }
   end,

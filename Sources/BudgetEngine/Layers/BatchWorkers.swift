@@ -28,3 +28,20 @@ func parallelSlices(_ count: Int, workers: Int, _ body: (_ worker: Int, _ slice:
         if start < end { body(worker, start..<end) }
     }
 }
+
+/// Layers that run their own parallel workers for their products (Conv2d): in a model with
+/// one, the other layers' products go through the engine's workers too.
+public protocol OwnWorkers: AnyObject {}
+
+extension Layer {
+    /// This layer and its descendants, depth first.
+    public var allLayers: [Layer] { [self] + children.flatMap { $0.allLayers } }
+
+    /// Chooses how the model's Linear layers parallelise: across the engine's workers when a
+    /// layer with workers of its own is present, through OpenBLAS's threads otherwise.
+    public func chooseParallelStrategy() {
+        let layers = allLayers
+        let split = layers.contains { $0 is OwnWorkers }
+        for case let linear as Linear in layers { linear.splitsAcrossWorkers = split }
+    }
+}

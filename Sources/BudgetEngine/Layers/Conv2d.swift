@@ -24,7 +24,7 @@
 /// ```swift
 /// let conv = try Conv2d(inChannels: 1, outChannels: 16, kernel: 3, padding: 1, rng: &rng)
 /// ```
-public final class Conv2d: Layer, InputGradientOptional {
+public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Int

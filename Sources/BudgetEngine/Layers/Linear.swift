@@ -17,6 +17,12 @@ public final class Linear: Layer, InputGradientOptional {
     /// When set, the number of parallel workers for every product (tests use it to run the
     /// multi-worker path on small layers without touching the global thread setting).
     var workersOverride: Int?
+    /// Whether large products are split across the engine's workers (true) or threaded by
+    /// OpenBLAS (false). OpenBLAS's own threading is faster for a product on its own (its
+    /// threads share packed panels), but after each call its threads spin for a while, and
+    /// then fight the engine's workers of a following convolution. So the trainer turns
+    /// this on in models that have layers with workers of their own (see `OwnWorkers`).
+    public var splitsAcrossWorkers = false
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -72,7 +78,7 @@ public final class Linear: Layer, InputGradientOptional {
     /// products cost less than the hand-off; OpenBLAS then runs them on one thread too).
     private func workerCount(rows: Int) -> Int {
         if let workersOverride { return workersOverride }
-        return rows * inputs * outputs >= 1 << 20 ? ComputeThreads.count : 1
+        return splitsAcrossWorkers && rows * inputs * outputs >= 1 << 20 ? ComputeThreads.count : 1
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {

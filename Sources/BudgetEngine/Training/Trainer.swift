@@ -32,6 +32,7 @@ public final class Trainer {
         var initRNG = RandomGenerator(seed: spec.seed, stream: 0x1417)
         let model = try spec.makeModel(&initRNG)
         model.setTraining(true)
+        model.chooseParallelStrategy()
         if let first = firstLeaf(of: model) as? InputGradientOptional { first.needsInputGradient = false }
         let loss = spec.makeLoss()
         let parameters = model.parameters
