@@ -181,6 +181,53 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/runs/early/results.csv"))
     }
 
+    @Test func declarationErrorsNameTheField() throws {
+        let dir = try TemporaryDirectory()
+        let base = """
+            experiment { name = "e", data = { train = blobs(50, 1) }, model = mlp, optimizer = optim.sgd { lr = 0.1 },
+              full_budget = { iterations = 10 }, schedules = { linear = schedule.linear() }, %@ }
+            """
+        func message(_ extra: String) -> String? {
+            scriptError(luaPrelude + base.replacingOccurrences(of: "%@", with: extra), in: dir)
+        }
+        #expect(message("budget = { 0.5 }")?.contains("unknown field 'budget' to 'experiment'; did you mean 'budgets'?") == true)
+        #expect(message("budgets = { 0 }")?.contains("bad field 'budgets' to 'experiment' (fractions must be positive, got 0.0 at index 1)") == true)
+        #expect(message("budgets = { { iterations = 5, epochs = 1 } }")?.contains("exactly one of epochs, iterations or seconds") == true)
+        #expect(message("seeds = { 1.5 }")?.contains("bad field 'seeds'") == true)
+        #expect(message("eval_at = { 2 }")?.contains("progress points must be in (0, 1]") == true)
+        #expect(message("vary = { seed = { 1, 2 } }")?.contains("already a column") == true)
+        #expect(message("seeds = { 1, 1 }")?.contains("appears twice") == true)
+        let twice = luaPrelude + base.replacingOccurrences(of: "%@", with: "") + "\n" + base.replacingOccurrences(of: "%@", with: "")
+        #expect(scriptError(twice, in: dir)?.contains("an experiment named 'e' is already declared") == true)
+    }
+
+    @Test func variedLearningRateAndFactoryFields() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("vary.lua", luaPrelude + """
+            experiment {
+              name = "vary", data = { train = blobs(100, 1) },
+              model = function(cfg) return nn.Sequential { nn.Linear(2, cfg.width), nn.ReLU(), nn.Linear(cfg.width, 4) } end,
+              optimizer = optim.sgd { lr = 0.1 }, batch_size = 10,
+              full_budget = { iterations = 10 }, schedules = { constant = schedule.constant() }, seeds = { 1 },
+              vary = { lr = { 0.05, 0.2 }, width = { 3, 5 } },
+            }
+            """)
+        let outcome = try runBudgetrain(["run", "vary.lua", "--quiet"], in: dir.path)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let text = try dir.read("runs/vary/results.csv")
+        #expect(text.hasPrefix(ResultsTable.columns.joined(separator: ",") + ",lr,width,message\n"))
+        let results = try rows(dir.path + "/runs/vary/results.csv")
+        #expect(results.count == 4)
+        for r in results {
+            // A constant schedule trains at the varied base rate throughout.
+            #expect(r.finalLR == Double(r.extras["lr"] ?? ""))
+        }
+        #expect(Set(results.map(\.run)) == ["constant-b1-s1-lr=0.05-width=3", "constant-b1-s1-lr=0.05-width=5",
+                                             "constant-b1-s1-lr=0.2-width=3", "constant-b1-s1-lr=0.2-width=5"])
+        // The summary keeps configurations apart.
+        #expect(try dir.read("runs/vary/summary.md").contains("| constant lr=0.2 width=5 |"))
+    }
+
     @Test func rankCommandOnAHandMadeResultsFile() throws {
         let dir = try TemporaryDirectory()
         var csv = ResultsTable.columns.joined(separator: ",") + "\n"

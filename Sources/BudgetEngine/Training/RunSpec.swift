@@ -1,6 +1,10 @@
 /// Everything one training run needs. A grid of runs shares most of it; each run gets a fresh
 /// model from `makeModel`, seeded from `seed`.
 public struct RunSpec {
+    /// The stream of the run's seed that draws the model's initial weights (other streams
+    /// shuffle the data and drive augmentation, so none perturbs another).
+    public static let initialisationStream: UInt64 = 0x1417
+
     /// Builds the model, drawing its initial weights from the generator.
     public var makeModel: (inout RandomGenerator) throws -> Layer
     public var makeLoss: () -> Loss

@@ -29,7 +29,7 @@ public final class Trainer {
         let fullSteps = spec.fullBudget.steps(perEpoch: perEpoch) ?? budgetSteps
         let wallClock: Double? = { if case let .seconds(s) = spec.budget { return s } else { return nil } }()
 
-        var initRNG = RandomGenerator(seed: spec.seed, stream: 0x1417)
+        var initRNG = RandomGenerator(seed: spec.seed, stream: RunSpec.initialisationStream)
         let model = try spec.makeModel(&initRNG)
         model.setTraining(true)
         model.chooseParallelStrategy()

@@ -174,8 +174,10 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             guard let index else { return [.fraction(1)] }
             let state = o.state
             guard state.type(at: index) == LUA_TTABLE else { throw o.mismatch("budgets", expected: "table of fractions or budget tables") }
+            let count = Int(lua_rawlen(state.L, index))
+            guard count > 0 else { throw o.bad("budgets", "at least one budget expected") }
             var entries: [BudgetEntry] = []
-            for k in 1...max(1, Int(lua_rawlen(state.L, index))) where lua_rawlen(state.L, index) > 0 {
+            for k in 1...count {
                 lua_rawgeti(state.L, index, lua_Integer(k))
                 defer { state.pop() }
                 if let f = state.number(at: -1) {
@@ -194,7 +196,6 @@ public final class ExperimentDeclaration: ScriptDeclaration {
                     throw o.bad("budgets", "number or budget table expected at index \(k), got \(state.typeName(at: -1))")
                 }
             }
-            guard !entries.isEmpty else { throw o.bad("budgets", "at least one budget expected") }
             return entries
         }
     }

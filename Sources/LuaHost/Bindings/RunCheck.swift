@@ -19,7 +19,7 @@ enum RunCheck {
         iterator.start(epoch: 0)
         iterator.next()
 
-        var rng = RandomGenerator(seed: spec.seed, stream: ScriptHost.initialisationStream)
+        var rng = RandomGenerator(seed: spec.seed, stream: RunSpec.initialisationStream)
         let model = try spec.makeModel(&rng)
         let loss = spec.makeLoss()
         model.setTraining(true)

@@ -76,15 +76,11 @@ public final class ScriptHost {
     /// Runs `train{}` has completed (all modes).
     public internal(set) var completedRuns = 0
 
-    /// The stream of `RandomGenerator` the initialisation generator uses; the trainer seeds
-    /// a run's model from the same stream of the run's seed.
-    static let initialisationStream: UInt64 = 0x1417
-
     public init(options: Options = Options()) throws {
         self.options = options
         state = try LuaState()
         registry = BindingRegistry(state: state)
-        initialisation = RandomGenerator(seed: options.seed, stream: Self.initialisationStream)
+        initialisation = RandomGenerator(seed: options.seed, stream: RunSpec.initialisationStream)
         try registerBindings()
         try installStandardLibrarySearcher()
     }
