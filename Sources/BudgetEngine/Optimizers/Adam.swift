@@ -1,5 +1,31 @@
 import Foundation
 
+/// How an Adam variant applies weight decay: the one thing Adam and AdamW differ in.
+public protocol AdamWeightDecay {
+    /// The optimizer's name in descriptions, e.g. `Adam`.
+    static var name: String { get }
+    /// The kind of its saved state, e.g. `adam`.
+    static var kind: String { get }
+    static var defaultWeightDecay: Double { get }
+    /// Decoupled (θ ← θ · (1 − lr · weight_decay) before the update) or coupled (added to the
+    /// gradient as weight_decay · θ).
+    static var isDecoupled: Bool { get }
+}
+
+/// Adam's L2 penalty in the gradient.
+public enum CoupledWeightDecay: AdamWeightDecay {
+    public static let name = "Adam", kind = "adam"
+    public static let defaultWeightDecay = 0.0
+    public static let isDecoupled = false
+}
+
+/// AdamW's decay of the parameters themselves.
+public enum DecoupledWeightDecay: AdamWeightDecay {
+    public static let name = "AdamW", kind = "adamw"
+    public static let defaultWeightDecay = 1e-2
+    public static let isDecoupled = true
+}
+
 /// Adam exactly as PyTorch's `torch.optim.Adam` (amsgrad off). At step t = 1, 2, ...:
 ///
 ///     g ← ∇ + weight_decay · θ                      (coupled weight decay, L2 in the gradient)
@@ -8,54 +34,7 @@ import Foundation
 ///     θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 ///
 /// `m` and `v` start at zero. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.
-public final class Adam: Optimizer {
-    public struct Options: OptimizerSpec {
-        public var learningRate: Double
-        public var beta1: Double
-        public var beta2: Double
-        public var epsilon: Double
-        public var weightDecay: Double
-
-        public init(
-            learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-            weightDecay: Double = 0
-        ) throws {
-            try validateAdam("adam", learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
-            self.learningRate = learningRate
-            self.beta1 = beta1
-            self.beta2 = beta2
-            self.epsilon = epsilon
-            self.weightDecay = weightDecay
-        }
-
-        public func make(for parameters: [Parameter]) -> Optimizer { Adam(parameters: parameters, options: self) }
-        public var description: String {
-            "Adam(lr=\(learningRate), betas=(\(beta1), \(beta2)), eps=\(epsilon), weight_decay=\(weightDecay))"
-        }
-        public var settings: [String: Double] {
-            ["lr": learningRate, "beta1": beta1, "beta2": beta2, "eps": epsilon, "weight_decay": weightDecay]
-        }
-    }
-
-    public let parameters: [Parameter]
-    public let options: Options
-    private let moments: AdamMoments
-
-    public init(parameters: [Parameter], options: Options) {
-        self.parameters = parameters
-        self.options = options
-        moments = AdamMoments(kind: "adam", parameters: parameters)
-    }
-
-    public func step(learningRate: Float) {
-        moments.step(
-            parameters, learningRate: learningRate, beta1: options.beta1, beta2: options.beta2,
-            epsilon: options.epsilon, weightDecay: options.weightDecay, decoupled: false)
-    }
-
-    public func state() -> OptimizerState { moments.state() }
-    public func load(_ state: OptimizerState) throws { try moments.load(state) }
-}
+public typealias Adam = AdamOptimizer<CoupledWeightDecay>
 
 /// AdamW exactly as PyTorch's `torch.optim.AdamW` (amsgrad off): Adam with decoupled weight
 /// decay, applied to the parameters before the Adam update at step t = 1, 2, ...:
@@ -67,7 +46,10 @@ public final class Adam: Optimizer {
 ///
 /// The decay follows the scheduled learning rate. Defaults: lr 1e-3, betas (0.9, 0.999),
 /// eps 1e-8, weight_decay 1e-2.
-public final class AdamW: Optimizer {
+public typealias AdamW = AdamOptimizer<DecoupledWeightDecay>
+
+/// Adam and AdamW (see their type aliases for the formulas), told apart by `Decay`.
+public final class AdamOptimizer<Decay: AdamWeightDecay>: Optimizer {
     public struct Options: OptimizerSpec {
         public var learningRate: Double
         public var beta1: Double
@@ -77,9 +59,9 @@ public final class AdamW: Optimizer {
 
         public init(
             learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-            weightDecay: Double = 1e-2
+            weightDecay: Double = Decay.defaultWeightDecay
         ) throws {
-            try validateAdam("adamw", learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+            try validateAdam(Decay.kind, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
@@ -87,9 +69,9 @@ public final class AdamW: Optimizer {
             self.weightDecay = weightDecay
         }
 
-        public func make(for parameters: [Parameter]) -> Optimizer { AdamW(parameters: parameters, options: self) }
+        public func make(for parameters: [Parameter]) -> Optimizer { AdamOptimizer(parameters: parameters, options: self) }
         public var description: String {
-            "AdamW(lr=\(learningRate), betas=(\(beta1), \(beta2)), eps=\(epsilon), weight_decay=\(weightDecay))"
+            "\(Decay.name)(lr=\(learningRate), betas=(\(beta1), \(beta2)), eps=\(epsilon), weight_decay=\(weightDecay))"
         }
         public var settings: [String: Double] {
             ["lr": learningRate, "beta1": beta1, "beta2": beta2, "eps": epsilon, "weight_decay": weightDecay]
@@ -103,13 +85,13 @@ public final class AdamW: Optimizer {
     public init(parameters: [Parameter], options: Options) {
         self.parameters = parameters
         self.options = options
-        moments = AdamMoments(kind: "adamw", parameters: parameters)
+        moments = AdamMoments(kind: Decay.kind, parameters: parameters)
     }
 
     public func step(learningRate: Float) {
         moments.step(
             parameters, learningRate: learningRate, beta1: options.beta1, beta2: options.beta2,
-            epsilon: options.epsilon, weightDecay: options.weightDecay, decoupled: true)
+            epsilon: options.epsilon, weightDecay: options.weightDecay, decoupled: Decay.isDecoupled)
     }
 
     public func state() -> OptimizerState { moments.state() }

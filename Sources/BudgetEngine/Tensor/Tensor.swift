@@ -30,7 +30,9 @@ public final class Tensor {
         guard values.count == count else {
             throw EngineError.invalidArgument("Tensor: \(values.count) values do not fill shape \(shape.shapeString)")
         }
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        values.withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress { data.update(from: base, count: count) }
+        }
     }
 
     deinit { data.deallocate() }

@@ -27,7 +27,8 @@ public final class Trainer {
         let perEpoch = iterator.batchesPerEpoch
         let budgetSteps = spec.budget.steps(perEpoch: perEpoch)
         let fullSteps = spec.fullBudget.steps(perEpoch: perEpoch) ?? budgetSteps
-        let wallClock: Double? = { if case let .seconds(s) = spec.budget { return s } else { return nil } }()
+        // A wall-clock budget's length; used only when `budgetSteps` is nil (a seconds budget).
+        let wallClock: Double = { if case let .seconds(s) = spec.budget { return s } else { return .infinity } }()
 
         var initRNG = RandomGenerator(seed: spec.seed, stream: RunSpec.initialisationStream)
         let model = try spec.makeModel(&initRNG)
@@ -80,8 +81,8 @@ public final class Trainer {
                 progress = Double(step) / Double(budgetSteps)
             } else {
                 let e = trainingSeconds + elapsed()
-                if e >= wallClock! { break }
-                progress = e / wallClock!
+                if e >= wallClock { break }
+                progress = e / wallClock
             }
             let epoch = step / perEpoch
             if step % perEpoch == 0 { iterator.start(epoch: epoch) }
@@ -117,7 +118,7 @@ public final class Trainer {
                 step: step - 1, progress: progress, epoch: epoch, learningRate: lr, loss: batchLoss,
                 budgetSteps: budgetSteps, elapsed: now))
 
-            let reached = budgetSteps.map { Double(step) / Double($0) } ?? min(now / wallClock!, 1)
+            let reached = budgetSteps.map { Double(step) / Double($0) } ?? min(now / wallClock, 1)
             let due = checkpoints.due(at: reached)
             if due.test || due.gradNorm {
                 trainingSeconds = now
