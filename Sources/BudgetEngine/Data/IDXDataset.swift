@@ -69,9 +69,11 @@ public enum IDXDataset {
     /// an error that says which package installs it.
     public static func loadFashionMNIST(directory: String = fashionMNISTDirectory) throws -> (train: Dataset, test: Dataset) {
         guard FileManager.default.fileExists(atPath: directory) else {
-            throw EngineError.dataFile(
-                path: directory,
-                message: "Fashion-MNIST is not installed here; install Debian's package with `apt-get install \(fashionMNISTPackage)`")
+            // Only Debian's own directory is the package's to provide; another is the user's.
+            let hint = directory == fashionMNISTDirectory
+                ? "Fashion-MNIST is not installed here; install Debian's package with `apt-get install \(fashionMNISTPackage)`"
+                : "no such directory (for Debian's copy, `apt-get install \(fashionMNISTPackage)` and leave out dir: it lives in \(fashionMNISTDirectory))"
+            throw EngineError.dataFile(path: directory, message: hint)
         }
         return try load(directory: directory, name: "fashion-mnist")
     }
