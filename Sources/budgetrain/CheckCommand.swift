@@ -9,7 +9,8 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Check a script without training: build every model, push one batch through it.",
         discussion: """
-            Runs the script with train{} in check mode: each call builds its model once, pushes \
+            Runs the script with train{} in check mode (and checks each schedule of every \
+            experiment{} the same way): each call builds its model once, pushes \
             one batch through it (forward, loss, backward) to catch shape errors, and evaluates \
             the schedule at a few points. train{} returns { status = "checked", ... }.
             """)
