@@ -106,7 +106,7 @@ final class ProgressDisplay: RunProgressReporter {
 
     /// `0:32`, `12:05`, `1:02:03`.
     static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
+        guard seconds.isFinite, abs(seconds) < 1e12 else { return "?" }
         let s = Int(seconds.rounded())
         let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60)
         return h > 0 ? String(format: "%d:%02d:%02d", h, m, sec) : String(format: "%d:%02d", m, sec)

@@ -194,6 +194,10 @@ import Testing
         #expect(message("budgets = { 0 }")?.contains("bad field 'budgets' to 'experiment' (fractions must be positive, got 0.0 at index 1)") == true)
         #expect(message("budgets = { { iterations = 5, epochs = 1 } }")?.contains("exactly one of epochs, iterations or seconds") == true)
         #expect(message("seeds = { 1.5 }")?.contains("bad field 'seeds'") == true)
+        // Absurd sizes are errors, not overflowing step counts.
+        #expect(message("budgets = { 1e300 }")?.contains("budget fractions must be in (0, 1000], got 1e+300") == true)
+        let huge = luaPrelude + "train { data = blobs(20, 1), model = mlp, optimizer = optim.sgd { lr = 0.1 }, budget = { epochs = 1e30 } }"
+        #expect(scriptError(huge, in: dir)?.contains("epochs must be a positive number below 1e9") == true)
         #expect(message("eval_at = { 2 }")?.contains("progress points must be in (0, 1]") == true)
         #expect(message("vary = { seed = { 1, 2 } }")?.contains("already a column") == true)
         #expect(message("seeds = { 1, 1 }")?.contains("appears twice") == true)

@@ -68,8 +68,8 @@ public struct ExperimentPlan: Sendable {
         guard !seeds.isEmpty else { throw EngineError.invalidArgument("experiment '\(name)': seeds is empty") }
         try fullBudget.validate()
         for b in budgets {
-            if case let .fraction(f) = b, !(f > 0 && f.isFinite) {
-                throw EngineError.invalidArgument("experiment '\(name)': budget fractions must be positive, got \(f)")
+            if case let .fraction(f) = b, !(f > 0 && f <= 1000) {
+                throw EngineError.invalidArgument("experiment '\(name)': budget fractions must be in (0, 1000], got \(f)")
             }
             try b.resolve(full: fullBudget).validate()
         }

@@ -100,7 +100,7 @@ struct TrainRequest {
         guard seed >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seed)") }
         var evaluateAt = [1.0]
         if let every = try o.number("eval_every") {
-            guard every > 0, every <= 1 else { throw o.bad("eval_every", "a fraction of the budget in (0, 1] expected, got \(every)") }
+            guard every >= 1e-4, every <= 1 else { throw o.bad("eval_every", "a fraction of the budget in [0.0001, 1] expected, got \(every)") }
             evaluateAt = Self.progressPoints(every: every)
         }
         name = try o.string("name")
