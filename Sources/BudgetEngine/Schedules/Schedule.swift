@@ -99,7 +99,10 @@ extension Schedule {
     public func values(steps: Int, fullSteps: Int? = nil, stepsPerEpoch: Int? = nil) throws -> [Double] {
         let full = fullSteps ?? steps
         let perEpoch = stepsPerEpoch ?? max(steps, full)
-        guard steps >= 1 else { throw EngineError.invalidArgument("schedule values: steps must be >= 1, got \(steps)") }
+        // Every value is kept: a budget beyond ten million steps would only exhaust memory.
+        guard steps >= 1, steps <= 10_000_000 else {
+            throw EngineError.invalidArgument("schedule values: steps must be in 1 ... 10000000, got \(steps)")
+        }
         guard full >= 1 else { throw EngineError.invalidArgument("schedule values: fullSteps must be >= 1, got \(full)") }
         guard perEpoch >= 1 else {
             throw EngineError.invalidArgument("schedule values: stepsPerEpoch must be >= 1, got \(perEpoch)")

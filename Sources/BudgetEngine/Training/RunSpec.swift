@@ -91,7 +91,7 @@ public struct RunResult: Sendable {
     public var seconds: Double
     /// Learning rate of the last step taken.
     public var finalLearningRate: Double
-    /// Mean training loss over the last 10% of the steps (at least one).
+    /// Mean training loss over the last 10% of the steps (at least one, at most 10,000).
     public var trainLoss: Double
     public var testLoss: Double?
     public var testAccuracy: Double?

@@ -44,7 +44,8 @@ public final class Trainer {
 
         var checkpoints = ProgressCheckpoints(evaluateAt: spec.evaluateAt, gradNormAt: spec.gradNormAt)
         var evaluations: [EvaluationRecord] = []
-        var recentLosses = RecentLossWindow(capacity: max(1, (budgetSteps ?? 1000) / 10))
+        // The last 10% of the steps, but at most 10,000 (a huge budget must not allocate its size).
+        var recentLosses = RecentLossWindow(capacity: min(10_000, max(1, (budgetSteps ?? 1000) / 10)))
         var lossSinceEvaluation = (sum: 0.0, count: 0)
         var status = RunStatus.ok
         var message: String?
