@@ -93,6 +93,18 @@ func temporaryDirectory(_ name: String) throws -> String {
         #expect(rows[0].extras["message"]?.contains("became") == true)
     }
 
+    @Test func wallClockMetricsStayBounded() {
+        let recorder = MetricsRecorder(budgetSteps: nil)
+        for step in 0..<10_000 {
+            recorder.didStep(StepRecord(step: step, progress: Double(step) / 10_000, epoch: 0, learningRate: 0.1,
+                                        loss: 1, budgetSteps: nil, elapsed: 0))
+        }
+        // 10,000 steps thinned twice: every 4th step is kept, evenly spread from the start.
+        #expect(recorder.steps.count == 2500)
+        #expect(recorder.steps.first?.step == 0)
+        #expect(recorder.steps.allSatisfy { $0.step % 4 == 0 })
+    }
+
     @Test func rankCorrelationOnHandMadeResults() throws {
         func row(_ s: String, _ b: Double, _ a: Double) -> ResultRow {
             ResultRow(experiment: "e", run: "\(s)-\(b)", schedule: s, budget: b, budgetSteps: 1, seed: 1, status: .ok, steps: 1,

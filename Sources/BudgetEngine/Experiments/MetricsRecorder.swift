@@ -5,25 +5,33 @@ import Foundation
 /// Records are kept in arrays reserved up front for the whole budget, so recording a step
 /// does not allocate. Every step is recorded up to `maxStepLines` steps; longer runs record
 /// every k-th step (and always the last), which is plenty for curves and keeps files small.
+/// A wall-clock budget has no step count to plan k from: it starts at every step and, each
+/// time the records reach twice `maxStepLines`, keeps every other one and doubles k.
 public final class MetricsRecorder: TrainingObserver {
     public static let maxStepLines = 2000
 
     public private(set) var steps: [StepRecord] = []
     public private(set) var evaluations: [EvaluationRecord] = []
-    private let logEvery: Int
+    private var logEvery: Int
+    private let knowsBudget: Bool
     /// Another observer (a progress display) that sees every step too.
     public weak var next: TrainingObserver?
 
     public init(budgetSteps: Int?, next: TrainingObserver? = nil) {
         let n = budgetSteps ?? Self.maxStepLines
         logEvery = max(1, (n + Self.maxStepLines - 1) / Self.maxStepLines)
-        steps.reserveCapacity(min(n, Self.maxStepLines) + 2)
+        knowsBudget = budgetSteps != nil
+        steps.reserveCapacity(budgetSteps == nil ? 2 * Self.maxStepLines : min(n, Self.maxStepLines) + 2)
         self.next = next
     }
 
     public func didStep(_ record: StepRecord) {
         let isLast = record.budgetSteps.map { record.step == $0 - 1 } ?? false
         if record.step % logEvery == 0 || isLast { steps.append(record) }
+        if !knowsBudget, steps.count >= 2 * Self.maxStepLines {
+            logEvery *= 2
+            steps.removeAll { $0.step % logEvery != 0 }
+        }
         next?.didStep(record)
     }
 
