@@ -184,14 +184,8 @@ public final class ExperimentDeclaration: ScriptDeclaration {
                     guard f > 0, f.isFinite else { throw o.bad("budgets", "fractions must be positive, got \(f) at index \(k)") }
                     entries.append(.fraction(f))
                 } else if state.type(at: -1) == LUA_TTABLE {
-                    let nested = try LuaOptions(validating: -1, state: state, function: o.function, fields: ["epochs", "iterations", "seconds"], prefix: "budgets[\(k)].")
-                    let e = try nested.number("epochs"), n = try nested.integer("iterations"), s = try nested.number("seconds")
-                    guard [e != nil, n != nil, s != nil].filter({ $0 }).count == 1 else {
-                        throw o.bad("budgets", "entry \(k) needs exactly one of epochs, iterations or seconds")
-                    }
-                    let budget: Budget = e.map { .epochs($0) } ?? n.map { .iterations($0) } ?? .seconds(s ?? 0)
-                    do { try budget.validate() } catch { throw o.bad("budgets", "entry \(k): \(userMessage(for: error))") }
-                    entries.append(.absolute(budget))
+                    let nested = try LuaOptions(validating: -1, state: state, function: o.function, fields: TrainRequest.budgetFields, prefix: "budgets[\(k)].")
+                    entries.append(.absolute(try TrainRequest.budget(from: nested, field: "budgets[\(k)]", of: o)))
                 } else {
                     throw o.bad("budgets", "number or budget table expected at index \(k), got \(state.typeName(at: -1))")
                 }

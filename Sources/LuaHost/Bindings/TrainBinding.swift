@@ -145,19 +145,23 @@ struct TrainRequest {
     static func readModel(_ o: LuaOptions, host: ScriptHost) throws -> (inout RandomGenerator) throws -> Layer {
         try ModelSource(o, host: host).builder(arguments: [])
     }
-    /// `{ epochs = e }`, `{ iterations = n }` or `{ seconds = s }`.
+    /// `{ epochs = e }`, `{ iterations = n }` or `{ seconds = s }` in field `key`.
     static func readBudget(_ o: LuaOptions, key: String) throws -> Budget? {
-        try o.nested(key, fields: ["epochs", "iterations", "seconds"]) { b in
-            guard let b else { return nil }
-            let epochs = try b.number("epochs"), iterations = try b.integer("iterations"), seconds = try b.number("seconds")
-            let given = [epochs != nil, iterations != nil, seconds != nil].filter { $0 }.count
-            guard given == 1 else {
-                throw o.bad(key, "exactly one of epochs, iterations or seconds expected, got \(given)")
-            }
-            let budget: Budget = epochs.map { .epochs($0) } ?? iterations.map { .iterations($0) } ?? .seconds(seconds ?? 0)
-            do { try budget.validate() } catch { throw o.bad(key, userMessage(for: error)) }
-            return budget
+        try o.nested(key, fields: budgetFields) { b in try b.map { try budget(from: $0, field: key, of: o) } }
+    }
+
+    static let budgetFields = ["epochs", "iterations", "seconds"]
+
+    /// The budget a budget table `b` (read with `budgetFields`) states; errors name `field` of `o`.
+    static func budget(from b: LuaOptions, field: String, of o: LuaOptions) throws -> Budget {
+        let epochs = try b.number("epochs"), iterations = try b.integer("iterations"), seconds = try b.number("seconds")
+        let given = [epochs != nil, iterations != nil, seconds != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw o.bad(field, "exactly one of epochs, iterations or seconds expected, got \(given)")
         }
+        let budget: Budget = epochs.map { .epochs($0) } ?? iterations.map { .iterations($0) } ?? .seconds(seconds ?? 0)
+        do { try budget.validate() } catch { throw o.bad(field, userMessage(for: error)) }
+        return budget
     }
 
     /// Trains, with the progress reporter and the step log (if any) observing.
