@@ -51,4 +51,30 @@ func mlp(_ sizes: [Int]) -> (inout RandomGenerator) throws -> Layer {
         #expect(a.trainLoss == b.trainLoss)
         #expect(a.testLoss == b.testLoss)
     }
+
+    /// The data needs no gradient, so neither do the layers before the first parameters:
+    /// the trainer turns off input gradients up to and including the first layer with
+    /// parameters, and no further. Training is unchanged by it.
+    @Test func inputGradientsSkippedUpToTheFirstParameters() throws {
+        let train = try gaussianBlobs(count: 256, seed: 1)
+        var built: [Layer] = []
+        let makeModel: (inout RandomGenerator) throws -> Layer = { rng in
+            let layers: [Layer] = [
+                Flatten(), try Linear(inputs: 2, outputs: 8, rng: &rng), ReLU(), try Linear(inputs: 8, outputs: 4, rng: &rng),
+            ]
+            built = layers
+            return Sequential([Sequential([layers[0]]), Sequential(Array(layers[1...]))])
+        }
+        let spec = RunSpec(
+            makeModel: makeModel, optimizer: try SGD.Options(learningRate: 0.05, momentum: 0.9),
+            train: train, test: nil, batchSize: 32, budget: .iterations(20), schedule: LinearSchedule(), seed: 3)
+        let skipped = try Trainer(spec: spec).run()
+        let flags = built.map { ($0 as? InputGradientOptional)?.needsInputGradient }
+        #expect(flags[0] == false && flags[1] == false && flags[3] == true, "got \(flags)")
+
+        let plain = try Trainer(spec: RunSpec(
+            makeModel: mlp([2, 8, 4]), optimizer: try SGD.Options(learningRate: 0.05, momentum: 0.9),
+            train: train, test: nil, batchSize: 32, budget: .iterations(20), schedule: LinearSchedule(), seed: 3)).run()
+        #expect(skipped.trainLoss == plain.trainLoss)
+    }
 }

@@ -1,8 +1,9 @@
 /// Flattens every dimension after the batch: `[N, C, H, W] -> [N, C·H·W]`.
 ///
 /// Copies rather than aliases, so that the layer before keeps its own buffer intact.
-public final class Flatten: Layer {
+public final class Flatten: Layer, InputGradientOptional {
     public var isTraining = true
+    public var needsInputGradient = true
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
@@ -29,7 +30,7 @@ public final class Flatten: Layer {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString)", got: dy.shape)
         }
         gradInput.resize(batch: inputShape[0], like: inputShape)
-        gradInput.copy(from: dy)
+        if needsInputGradient { gradInput.copy(from: dy) }
         return gradInput
     }
 }

@@ -34,7 +34,7 @@ public final class Trainer {
         let model = try spec.makeModel(&initRNG)
         model.setTraining(true)
         model.chooseParallelStrategy()
-        if let first = firstLeaf(of: model) as? InputGradientOptional { first.needsInputGradient = false }
+        skipUnneededInputGradients(of: model)
         let loss = spec.makeLoss()
         let parameters = model.parameters
         let optimizer = spec.optimizer.make(for: parameters)
@@ -147,10 +147,20 @@ public final class Trainer {
             firstStepTime: firstStepTime)
     }
 
-    private func firstLeaf(of layer: Layer) -> Layer {
-        var current = layer
-        while let first = current.children.first, current.chainsChildren { current = first }
-        return current
+    /// Nothing needs the gradient with respect to the data, nor with respect to the output of
+    /// parameter-free layers that come first (`Flatten`, say), so the first layer with
+    /// parameters skips its input gradient: one GEMM per step less (the largest, for an MLP).
+    private func skipUnneededInputGradients(of model: Layer) { _ = skipInputGradients(from: model) }
+
+    /// Walks the layers the input meets first, in order; returns whether the layers after
+    /// `layer` may skip their input gradients too (nothing up to here has parameters).
+    private func skipInputGradients(from layer: Layer) -> Bool {
+        if layer.chainsChildren {
+            for child in layer.children where !skipInputGradients(from: child) { return false }
+            return true
+        }
+        if let optional = layer as? InputGradientOptional { optional.needsInputGradient = false }
+        return layer.parameters.isEmpty
     }
 }
 
