@@ -43,11 +43,13 @@ import Testing
         #expect(worst < 1e-5, "largest difference \(worst)")
     }
 
-    @Test(arguments: [1, 2])
-    func strideTwoPaddingOneMatchesNaiveLoops(workers: Int) throws {
+    /// Both forms of the forward product (channel-major and pixel-major) on 1 and 2 workers.
+    @Test(arguments: [1, 2], [false, true])
+    func strideTwoPaddingOneMatchesNaiveLoops(workers: Int, pixelMajor: Bool) throws {
         var rng = RandomGenerator(seed: 1)
         let conv = try Conv2d(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, padding: 1, rng: &rng)
         conv.workersOverride = workers
+        conv.pixelMajorOverride = pixelMajor
         // 7x6 → OH = (7 + 2 − 3)/2 + 1 = 4, OW = (6 + 2 − 3)/2 + 1 = 3.
         try expectMatchesNaive(conv, input: try GradientCheck.normal([2, 3, 7, 6], seed: 2), expectedShape: [2, 4, 4, 3])
     }
@@ -64,7 +66,22 @@ import Testing
         for c in cases {
             let conv = try Conv2d(inChannels: c.0, outChannels: c.1, kernel: c.2, stride: c.3, padding: c.4, bias: c.5, rng: &rng)
             try expectMatchesNaive(conv, input: try GradientCheck.normal(c.6, seed: 4), expectedShape: c.7)
+            conv.pixelMajorOverride = true
+            try expectMatchesNaive(conv, input: try GradientCheck.normal(c.6, seed: 4), expectedShape: c.7)
         }
+    }
+
+    /// The shape rule picks the pixel-major product for a wide plane and a long patch (the
+    /// ResNet's 16 → 16 conv on 28x28), and not for a narrow plane or a tiny patch.
+    @Test func productFormFollowsTheShape() throws {
+        var rng = RandomGenerator(seed: 6)
+        let wide = try Conv2d(inChannels: 16, outChannels: 16, kernel: 3, padding: 1, bias: false, rng: &rng)
+        let tinyPatch = try Conv2d(inChannels: 1, outChannels: 16, kernel: 3, padding: 1, rng: &rng)
+        let narrow = try Conv2d(inChannels: 64, outChannels: 64, kernel: 3, padding: 1, rng: &rng)
+        #expect(try wide.usesPixelMajorProduct(for: [2, 16, 28, 28]))
+        #expect(try !tinyPatch.usesPixelMajorProduct(for: [2, 1, 28, 28]))
+        #expect(try !narrow.usesPixelMajorProduct(for: [2, 64, 7, 7]))
+        try expectMatchesNaive(wide, input: try GradientCheck.normal([2, 16, 28, 28], seed: 7), expectedShape: [2, 16, 28, 28])
     }
 
     /// A smaller last batch reuses the buffers and still gives the right values, and a larger

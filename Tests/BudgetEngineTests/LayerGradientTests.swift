@@ -60,6 +60,8 @@ import Testing
             inChannels: c.0, outChannels: c.1, kernel: c.2, stride: c.3, padding: c.4, bias: c.5, rng: &rng)
         conv.workersOverride = c.7
         try expectGradients(conv, try GradientCheck.normal(c.6, seed: 9))
+        conv.pixelMajorOverride = true
+        try expectGradients(conv, try GradientCheck.normal(c.6, seed: 9))
     }
 
     /// The first layer of a model skips its input gradient; the parameter gradients must not change.
