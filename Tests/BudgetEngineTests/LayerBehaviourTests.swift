@@ -79,6 +79,28 @@ import Testing
         #expect(try LeakyReLU().summary == "LeakyReLU(0.01)")
     }
 
+    /// Flatten copies nothing: its output shows its input's values, follows the input to new
+    /// storage when the batch grows, and a resize gives a view storage of its own again.
+    @Test func flattenViewsItsInputWithoutCopying() throws {
+        let flatten = Flatten()
+        let x = try Tensor(shape: [2, 1, 2, 2], values: (0..<8).map(Float.init))
+        let y = try flatten.forward(x)
+        #expect(y.shape == [2, 4] && y.data == x.data)
+        x.resize(toShape: [3, 1, 2, 2])  // a larger batch: new storage
+        x[11] = 7
+        let z = try flatten.forward(x)
+        #expect(z.shape == [3, 4] && z.data == x.data && z[11] == 7)
+        let dx = try flatten.backward(z)
+        #expect(dx.shape == [3, 1, 2, 2] && dx.data == z.data)
+
+        let view = Tensor(shape: [0])
+        try view.view(of: x, as: [12])
+        view.resize(toShape: [12])
+        view.fill(-1)
+        #expect(view.data != x.data && x[11] == 7)
+        #expect(throws: EngineError.self) { try view.view(of: x, as: [5]) }
+    }
+
     /// A 4x4 plane with a tie in the top-left window: the gradient goes to the first maximum.
     @Test func maxPoolPicksTheFirstMaximum() throws {
         let pool = try MaxPool2d(kernel: 2)

@@ -52,6 +52,25 @@ enum Reference {
         expectClose(p.value.values, theta, "sgd")
     }
 
+    /// Every optimizer leaves the gradients zero after its step: the trainer relies on it
+    /// instead of zeroing them before each backward pass.
+    @Test func stepsLeaveGradientsZero() throws {
+        let specs: [OptimizerSpec] = [
+            try SGD.Options(learningRate: 0.1), try SGD.Options(learningRate: 0.1, momentum: 0.9),
+            try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true), try Adam.Options(learningRate: 0.1),
+            try AdamW.Options(learningRate: 0.1, weightDecay: 0.1),
+        ]
+        for spec in specs {
+            let p = parameter(Reference.theta0.map(Float.init))
+            let optimizer = spec.make(for: [p])
+            for step in 0..<2 {
+                setGradient(p, Reference.gradients[step])
+                optimizer.step(learningRate: 0.1)
+                #expect(p.gradient.values.allSatisfy { $0 == 0 }, "\(spec)")
+            }
+        }
+    }
+
     /// The textbook Adam of Kingma & Ba with PyTorch's coupled weight decay, by hand in Double.
     /// eps is large (1e-3) so that where it sits in the formula shows in the result.
     func adamReference(weightDecay wd: Double, decoupled: Bool) -> [Double] {

@@ -1,12 +1,13 @@
 /// Flattens every dimension after the batch: `[N, C, H, W] -> [N, C·H·W]`.
 ///
-/// Copies rather than aliases, so that the layer before keeps its own buffer intact.
-public final class Flatten: Layer, InputGradientOptional {
+/// Copies nothing: its output is a view of its input, and its input gradient a view of the
+/// output gradient (no layer writes to the tensors it is handed).
+public final class Flatten: Layer {
     public var isTraining = true
-    public var needsInputGradient = true
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     private var inputShape: [Int] = []
+    private var flatShape: [Int] = []
 
     public init() {}
 
@@ -19,9 +20,11 @@ public final class Flatten: Layer, InputGradientOptional {
 
     public func forward(_ x: Tensor) throws -> Tensor {
         guard !x.shape.isEmpty else { throw shapeError(self, expected: "[N, ...]", got: x.shape) }
-        if inputShape != x.shape { inputShape = x.shape }
-        output.resize(batch: x.batchSize, like: [x.batchSize, x.elementsPerItem])
-        output.copy(from: x)
+        if inputShape != x.shape {
+            inputShape = x.shape
+            flatShape = [x.batchSize, x.elementsPerItem]
+        }
+        try output.view(of: x, as: flatShape)
         return output
     }
 
@@ -29,8 +32,7 @@ public final class Flatten: Layer, InputGradientOptional {
         guard dy.count == Tensor.elementCount(inputShape) else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString)", got: dy.shape)
         }
-        gradInput.resize(batch: inputShape[0], like: inputShape)
-        if needsInputGradient { gradInput.copy(from: dy) }
+        try gradInput.view(of: dy, as: inputShape)
         return gradInput
     }
 }

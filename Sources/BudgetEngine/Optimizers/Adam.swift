@@ -146,6 +146,7 @@ private final class AdamMoments {
                 for i in range {
                     let th = theta[i] * parameterScale
                     let g = grad[i] + gradientDecay * th
+                    grad[i] = 0
                     let mi = b1 * m[i] + (1 - b1) * g
                     let vi = b2 * v[i] + (1 - b2) * g * g
                     m[i] = mi

@@ -5,6 +5,8 @@
 /// can be saved and restored for checkpoints.
 public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
+    /// Applies the accumulated gradients and leaves them zero for the next backward pass
+    /// (zeroing them in the same loop saves the trainer a pass over every gradient).
     func step(learningRate: Float)
     /// The internal state, for checkpoints.
     func state() -> OptimizerState

@@ -48,7 +48,10 @@ public final class SGD: Optimizer {
             // One branch-free loop per case, so the compiler vectorises each.
             guard mu > 0 else {
                 parallelRanges(p.count, minimumPerThread: 1 << 16) { range in
-                    for i in range { theta[i] -= lr * (grad[i] + wd * theta[i]) }
+                    for i in range {
+                        theta[i] -= lr * (grad[i] + wd * theta[i])
+                        grad[i] = 0
+                    }
                 }
                 continue
             }
@@ -61,12 +64,14 @@ public final class SGD: Optimizer {
                         let b = decay * buf[i] + g
                         buf[i] = b
                         theta[i] -= lr * (g + mu * b)
+                        grad[i] = 0
                     }
                 } else {
                     for i in range {
                         let b = decay * buf[i] + grad[i] + wd * theta[i]
                         buf[i] = b
                         theta[i] -= lr * b
+                        grad[i] = 0
                     }
                 }
             }

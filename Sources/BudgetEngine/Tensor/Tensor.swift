@@ -13,6 +13,9 @@ public final class Tensor {
     public private(set) var capacity: Int
     /// The values, row-major. Valid for `count` elements.
     public private(set) var data: UnsafeMutablePointer<Float>
+    /// The tensor whose values this one shows under another shape (see `view(of:as:)`), kept
+    /// alive by this reference; nil when the tensor owns its storage.
+    private var viewed: Tensor?
 
     /// A zero-filled tensor of the given shape.
     public init(shape: [Int]) {
@@ -35,7 +38,7 @@ public final class Tensor {
         }
     }
 
-    deinit { data.deallocate() }
+    deinit { if viewed == nil { data.deallocate() } }
 
     static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
@@ -59,14 +62,16 @@ public final class Tensor {
     /// Gives the tensor a new shape, growing the storage only when it is too small. The values
     /// are undefined afterwards unless the shape was unchanged. Allocates nothing when the shape
     /// is already `newShape`, which is the case in every steady-state step.
+    /// A view gets storage of its own again: resizing never writes through to the viewed tensor.
     public func resize(toShape newShape: [Int]) {
-        if newShape == shape { return }
+        if newShape == shape, viewed == nil { return }
         let n = Tensor.elementCount(newShape)
-        if n > capacity {
-            data.deallocate()
-            data = .allocate(capacity: n)
-            data.initialize(repeating: 0, count: n)
-            capacity = n
+        if n > capacity || viewed != nil {
+            if viewed == nil { data.deallocate() }
+            viewed = nil
+            data = .allocate(capacity: max(n, 1))
+            data.initialize(repeating: 0, count: max(n, 1))
+            capacity = max(n, 1)
         }
         shape = newShape
         count = n
@@ -75,7 +80,7 @@ public final class Tensor {
     /// Same as `resize(toShape:)` but only replaces the batch dimension, without building a new
     /// shape array when the batch size is unchanged.
     public func resize(batch: Int, like other: [Int]) {
-        if shape.count == other.count, shape.first == batch {
+        if shape.count == other.count, shape.first == batch, viewed == nil {
             var same = true
             for i in 1..<other.count where shape[i] != other[i] { same = false; break }
             if same { return }
@@ -83,6 +88,22 @@ public final class Tensor {
         var s = other
         if !s.isEmpty { s[0] = batch }
         resize(toShape: s)
+    }
+
+    /// Makes this tensor show the values of `other` under `newShape` (of the same count), without
+    /// copying: a layer that only reshapes (`Flatten`) hands on its input this way. The view
+    /// sees `other`'s storage as it is now, so it is made anew on every pass; writing to a view
+    /// writes to `other`. `resize` ends the view. Allocates nothing when the shape is unchanged.
+    public func view(of other: Tensor, as newShape: [Int]) throws {
+        guard Tensor.elementCount(newShape) == other.count else {
+            throw EngineError.invalidArgument("cannot view \(other.shape.shapeString) as \(newShape.shapeString)")
+        }
+        if viewed == nil { data.deallocate() }
+        viewed = other
+        data = other.data
+        capacity = max(other.count, 1)
+        count = other.count
+        if newShape != shape { shape = newShape }
     }
 
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }

@@ -38,6 +38,8 @@ public final class Trainer {
         let loss = spec.makeLoss()
         let parameters = model.parameters
         let optimizer = spec.optimizer.make(for: parameters)
+        // Zeroed once here; from then on each optimizer step leaves them zero.
+        for p in parameters { p.gradient.zero() }
         let baseLR = spec.optimizer.learningRate
         let testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: max(spec.batchSize, 256)) }
         let trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: max(spec.batchSize, 256))
@@ -97,7 +99,6 @@ public final class Trainer {
             let lr = baseLR * (try spec.schedule.checkedMultiplier(at: progress, context: context))
             scheduleNanoseconds += DispatchTime.now().uptimeNanoseconds - scheduleStart
 
-            for p in parameters { p.gradient.zero() }
             let output = try model.forward(iterator.inputs)
             let batchLoss = try loss.forward(output, labels: iterator.labels)
             guard batchLoss.isFinite else {
