@@ -5,7 +5,9 @@
 --   budgetrain run scripts/benchmark/models.lua --quiet -- MODEL STEPS [SCHEDULE]
 --
 -- SCHEDULE is `builtin` (schedule.linear(), the default) or `lua` (the same decay written
--- as a Lua function), to measure what a user's Lua schedule costs per step.
+-- as a Lua function), to measure what a user's Lua schedule costs per step; or `pairs`, which
+-- trains with both in alternation in this one process (five pairs, the order flipped every
+-- pair) so that the machine's drift hits both alike, and prints both series.
 local model_name, steps, schedule_kind = arg[1], tonumber(arg[2]), arg[3] or "builtin"
 
 local function basic_block(cin, cout, stride)
@@ -41,6 +43,7 @@ local models = {
 }
 assert(models[model_name], "unknown model '" .. tostring(model_name) .. "' (mlp, cnn or resnet)")
 assert(steps and steps > 0, "STEPS must be a positive number")
+assert(({ builtin = true, lua = true, pairs = true })[schedule_kind], "SCHEDULE must be builtin, lua or pairs")
 
 local schedules = {
   builtin = schedule.linear(),
@@ -56,6 +59,25 @@ local function run(n)
 end
 -- The warm-up run's first step is the process's first: start-up time is measured to it.
 local first_step_at = run(5).started_at  -- warm-up: first-touch of buffers and BLAS threads, as the PyTorch side does
+
+if schedule_kind == "pairs" then
+  local series = { builtin = {}, lua = {}, builtin_schedule = {}, lua_schedule = {} }
+  for pair = 1, 5 do
+    local order = pair % 2 == 1 and { "builtin", "lua" } or { "lua", "builtin" }
+    for _, kind in ipairs(order) do
+      schedule_kind = kind
+      local r = run(steps)
+      table.insert(series[kind], string.format("%.6f", r.seconds))
+      table.insert(series[kind .. "_schedule"], string.format("%.9f", r.schedule_seconds))
+    end
+  end
+  print(string.format(
+    '{"builtin_seconds":[%s],"lua_seconds":[%s],"builtin_schedule_seconds":[%s],"lua_schedule_seconds":[%s]}',
+    table.concat(series.builtin, ","), table.concat(series.lua, ","),
+    table.concat(series.builtin_schedule, ","), table.concat(series.lua_schedule, ",")))
+  return
+end
+
 local r = run(steps)
 local examples = 0
 local per_epoch = math.ceil(#fm.train / 128)
