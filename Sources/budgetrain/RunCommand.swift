@@ -29,7 +29,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Threads for BLAS and the engine's loops, in all (default: the number of cores).")
     var threads: Int?
 
-    @Option(help: "Worker processes for experiment sweeps, each with threads / jobs threads. Results equal --jobs 1 run with the same threads per run.")
+    @Option(help: "Runs at once in experiment sweeps (this process and jobs - 1 workers), each with threads / jobs threads. Results equal --jobs 1 run with the same threads per run.")
     var jobs: Int = 1
 
     @Flag(help: "Continue experiments in their results folders: skip finished runs, rerun unfinished ones.")

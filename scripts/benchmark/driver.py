@@ -85,9 +85,14 @@ def main():
         ma, mb = statistics.median(a), statistics.median(b)
         print(f"{model}_examples_per_second: {ma:.0f} examples/s (pytorch {mb:.0f}); ratio {ma / mb:.2f}")
 
-    prof = ours("mlp", steps["mlp"], extra_env={"BUDGETRAIN_PROFILE_GEMM": "1"})
-    if "gemm_seconds" in prof:
-        print(f"mlp_step_share_in_sgemm: {100 * prof['gemm_seconds'] / prof['seconds']:.1f} %")
+    shares = []
+    for _ in range(passes):
+        prof = ours("mlp", steps["mlp"], extra_env={"BUDGETRAIN_PROFILE_GEMM": "1"})
+        if "gemm_seconds" in prof:
+            shares.append(prof["gemm_seconds"] / prof["seconds"])
+    if shares:
+        print(f"mlp_step_share_in_sgemm: {100 * statistics.median(shares):.1f} % (median of {len(shares)} runs;"
+              f" {100 * min(shares):.1f} to {100 * max(shares):.1f})")
 
     # Both schedules in one process, in alternating pairs: separate processes differ by more
     # than the effect (this machine drifts by up to ±20% from run to run). The headline is the

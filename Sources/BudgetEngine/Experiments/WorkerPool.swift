@@ -1,7 +1,8 @@
 import Foundation
 
-/// Runs experiment cells in worker processes: the way `--jobs N` uses N cores for N runs at
-/// once (each worker with `cores / N` BLAS threads) while results stay identical to one job.
+/// Runs experiment cells in worker processes (and in this one): the way `--jobs N` uses N
+/// cores for N runs at once (each run with `cores / N` BLAS threads) while results stay
+/// identical to one job.
 ///
 /// The parent process owns the results files; workers only train. The conversation is one
 /// line each way over the worker's stdin and stdout:
@@ -41,16 +42,23 @@ public final class WorkerPool {
         self.queue = jobs
     }
 
-    /// Runs every job; `onResult` is called (serially, from worker threads) with each row.
-    public func run(onResult: @escaping (Job, ResultRow) -> Void) {
+    /// Runs every job; `onResult` is called serially, from any of the serving threads, with
+    /// each row. With `local`, the calling thread serves the queue too, running jobs in this
+    /// process, and only `workers − 1` processes are started: the parent has the script's
+    /// data loaded already, so it trains from the first second while the workers start up.
+    public func run(local: ((Job) -> ResultRow)? = nil, onResult: @escaping (Job, ResultRow) -> Void) {
         let group = DispatchGroup()
-        for _ in 0..<min(workers, queue.count) {
+        let processes = local == nil ? workers : workers - 1
+        for _ in 0..<min(processes, queue.count) {
             group.enter()
             let thread = Thread { [self] in
                 serve(onResult: onResult)
                 group.leave()
             }
             thread.start()
+        }
+        if let local {
+            while let job = nextJob() { deliver(job, local(job), onResult) }
         }
         group.wait()
     }

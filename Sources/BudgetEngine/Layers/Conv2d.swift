@@ -112,9 +112,10 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
 
     /// Whether the forward product runs pixel-major: where the output plane is wide and the
     /// patch not tiny. The cut-offs come from timing single-threaded OpenBLAS on the shapes of
-    /// small CNNs and ResNets (pixels/out of 49, 6 and 0.8; patches of 9 to 576): pixel-major
-    /// was 1.5–2.4× faster from 2 pixels per channel and a 32-long patch, and slower below.
-    /// A rule of shape, never of timing: the same model always computes the same way.
+    /// small CNNs and ResNets: pixel-major was 1.5× and 2.4× faster at 49 and 6 output pixels
+    /// per output channel (patches of 144 and 288), 1.6× slower at 0.8, and slower for patches
+    /// of 9 and 16; the cut-offs sit between. A rule of shape, never of timing: the same model
+    /// always computes the same way.
     private func prefersPixelMajorProduct(_ g: WindowGeometry) -> Bool {
         pixelMajorOverride ?? (g.outPixels >= 2 * outChannels && g.patchSize >= 32)
     }

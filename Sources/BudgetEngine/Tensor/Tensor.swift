@@ -98,6 +98,7 @@ public final class Tensor {
         guard Tensor.elementCount(newShape) == other.count else {
             throw EngineError.invalidArgument("cannot view \(other.shape.shapeString) as \(newShape.shapeString)")
         }
+        if other === self { return try reshape(newShape) }
         if viewed == nil { data.deallocate() }
         viewed = other
         data = other.data

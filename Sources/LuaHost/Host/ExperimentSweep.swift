@@ -37,10 +37,18 @@ struct ExperimentSweep {
             let pool = WorkerPool(
                 executable: "/proc/self/exe", arguments: host.options.workerArguments, workers: host.options.jobs,
                 jobs: pending.map { WorkerPool.Job(experiment: plan.name, cell: $0) })
+            // This process trains one run at a time too, with a worker's share of the threads
+            // (the same results as any worker), and gets all of them back afterwards.
+            let allThreads = ComputeThreads.count
+            BLASLibrary.setThreads(host.options.threads)
+            defer { BLASLibrary.setThreads(allThreads) }
             var recordError: Error?
-            pool.run { _, row in
+            pool.run(local: { job in
+                defer { host.collectGarbage() }
+                return runner.run(job.cell, observer: nil)
+            }, onResult: { _, row in
                 do { try record(row) } catch { recordError = recordError ?? error }
-            }
+            })
             if let recordError { throw recordError }
         } else {
             for cell in pending {
