@@ -35,18 +35,9 @@ enum LayerBindings {
             try args.noMore(than: 1)
             return try LeakyReLU(slope: Float(slope))
         }
-        try registry.layer("nn.Tanh", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return Tanh()
-        }
-        try registry.layer("nn.Sigmoid", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return Sigmoid()
-        }
-        try registry.layer("nn.GELU", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return GELU()
-        }
+        try registry.layer("nn.Tanh", host: host) { Tanh() }
+        try registry.layer("nn.Sigmoid", host: host) { Sigmoid() }
+        try registry.layer("nn.GELU", host: host) { GELU() }
         try registry.layer("nn.MaxPool2d", host: host) { args, _ in
             let kernel = try args.integer(1), stride = args.isNil(2) ? nil : try args.integer(2)
             try args.noMore(than: 2)
@@ -57,10 +48,7 @@ enum LayerBindings {
             try args.noMore(than: 2)
             return try AvgPool2d(kernel: kernel, stride: stride)
         }
-        try registry.layer("nn.GlobalAvgPool", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return GlobalAvgPool()
-        }
+        try registry.layer("nn.GlobalAvgPool", host: host) { GlobalAvgPool() }
         try registry.layer("nn.Dropout", host: host) { args, rng in
             let p = try args.number(1, default: 0.5)
             try args.noMore(than: 1)

@@ -29,14 +29,8 @@ enum NNBindings {
             try args.noMore(than: 3)
             return try Linear(inputs: inputs, outputs: outputs, bias: o.boolean("bias", default: true), rng: &rng)
         }
-        try registry.layer("nn.ReLU", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return ReLU()
-        }
-        try registry.layer("nn.Flatten", host: host) { args, _ in
-            try args.noMore(than: 0)
-            return Flatten()
-        }
+        try registry.layer("nn.ReLU", host: host) { ReLU() }
+        try registry.layer("nn.Flatten", host: host) { Flatten() }
 
         // Losses.
         try registry.loss("nn.CrossEntropy") { CrossEntropy() }
@@ -90,6 +84,14 @@ extension BindingRegistry {
         try function(name) { [weak host] args in
             guard let host else { throw HostError("the script host no longer exists") }
             return .object(ModuleHandle(try make(args, &host.initialisation)))
+        }
+    }
+
+    /// Registers a constructor of a layer that takes no arguments (`nn.ReLU()`, `nn.Flatten()`).
+    func layer(_ name: String, host: ScriptHost, _ make: @escaping () -> Layer) throws {
+        try layer(name, host: host) { args, _ in
+            try args.noMore(than: 0)
+            return make()
         }
     }
 
