@@ -20,13 +20,7 @@ public enum SyntheticData {
         var layout = RandomGenerator(seed: layoutSeed, stream: 0x424C_4F42)
         let centres = (0..<(classes * dimensions)).map { _ in layout.uniform(-10, 10) }
         var rng = RandomGenerator(seed: seed, stream: 0x424C_4F42)
-        var inputs = [Float](repeating: 0, count: count * dimensions)
-        var labels = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            let c = i % classes
-            labels[i] = Int32(c)
-            for d in 0..<dimensions { inputs[i * dimensions + d] = centres[c * dimensions + d] + spread * rng.normal() }
-        }
+        let (inputs, labels) = noisyCopies(of: centres, count: count, classes: classes, noise: spread, rng: &rng)
         return try Dataset(inputs: inputs, labels: labels, sampleShape: [dimensions], classCount: classes, name: "gaussian_blobs")
     }
 
@@ -70,18 +64,28 @@ public enum SyntheticData {
         var layout = RandomGenerator(seed: layoutSeed, stream: 0x5041_5454)
         let patterns = (0..<(classes * pixels)).map { _ in layout.normal() }
         var rng = RandomGenerator(seed: seed, stream: 0x5041_5454)
-        var inputs = [Float](repeating: 0, count: count * pixels)
-        var labels = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            let c = i % classes
-            labels[i] = Int32(c)
-            for j in 0..<pixels { inputs[i * pixels + j] = patterns[c * pixels + j] + noise * rng.normal() }
-        }
+        let (inputs, labels) = noisyCopies(of: patterns, count: count, classes: classes, noise: noise, rng: &rng)
         return try Dataset(
             inputs: inputs, labels: labels, sampleShape: [channels, size, size], classCount: classes, name: "pattern_images")
     }
 
     /// The engine keeps synthetic data in memory: refuse sizes that cannot fit (2³¹ values).
+    /// `count` examples cycling through the classes: example `i` is the prototype of class
+    /// `i mod classes` (one row of `prototypes`) plus `N(0, noise²)` in every value.
+    private static func noisyCopies(
+        of prototypes: [Float], count: Int, classes: Int, noise: Float, rng: inout RandomGenerator
+    ) -> (inputs: [Float], labels: [Int32]) {
+        let size = prototypes.count / classes
+        var inputs = [Float](repeating: 0, count: count * size)
+        var labels = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let c = i % classes
+            labels[i] = Int32(c)
+            for j in 0..<size { inputs[i * size + j] = prototypes[c * size + j] + noise * rng.normal() }
+        }
+        return (inputs, labels)
+    }
+
     private static func checkSize(count: Int, classes: Int, valuesPerExample: Int, generator: String) throws {
         let limit = 1 << 31
         guard valuesPerExample > 0, count <= limit / valuesPerExample, classes <= limit / valuesPerExample else {
