@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "budgetrain", targets: ["budgetrain"]),
         .library(name: "BudgetEngine", targets: ["BudgetEngine"]),
+        .library(name: "BudgetExperiments", targets: ["BudgetExperiments"]),
         .library(name: "LuaHost", targets: ["LuaHost"]),
     ],
     dependencies: [
@@ -33,18 +34,26 @@ let package = Package(
 
         // The numerical engine: knows nothing of Lua.
         .target(name: "BudgetEngine", dependencies: ["CBLAS", "CZlib"], swiftSettings: engineSettings),
+        // Plans, run state and checkpoints, results, reports and worker processes: knows no Lua.
+        .target(name: "BudgetExperiments", dependencies: ["BudgetEngine"], swiftSettings: engineSettings),
         // The Lua embedding and the Lua-facing API.
         .target(
-            name: "LuaHost", dependencies: ["CLua", "BudgetEngine"], swiftSettings: engineSettings),
+            name: "LuaHost", dependencies: ["CLua", "BudgetEngine", "BudgetExperiments"], swiftSettings: engineSettings),
         .executableTarget(
             name: "budgetrain",
             dependencies: [
-                "BudgetEngine", "LuaHost", "CBLAS",
+                "BudgetEngine", "BudgetExperiments", "LuaHost", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: engineSettings),
 
-        .testTarget(name: "BudgetEngineTests", dependencies: ["BudgetEngine"], swiftSettings: engineSettings),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "BudgetEngine"], swiftSettings: engineSettings),
+        // Fixtures the test targets share (small data sets, model factories, folders).
+        .target(name: "TestSupport", dependencies: ["BudgetEngine"], path: "Tests/TestSupport", swiftSettings: engineSettings),
+        .testTarget(
+            name: "BudgetEngineTests", dependencies: ["BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
+        .testTarget(
+            name: "BudgetExperimentsTests", dependencies: ["BudgetExperiments", "BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
+        .testTarget(
+            name: "LuaHostTests", dependencies: ["LuaHost", "BudgetExperiments", "BudgetEngine"], swiftSettings: engineSettings),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 
 /// `budgetrain rank DIR --budget 0.25 --reference 1`: does a small budget rank configurations

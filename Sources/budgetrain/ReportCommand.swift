@@ -1,5 +1,6 @@
 import ArgumentParser
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 
 /// `budgetrain report DIR...`: rebuilds summary.md and report.html from results folders.

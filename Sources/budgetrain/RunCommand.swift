@@ -1,5 +1,6 @@
 import ArgumentParser
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 import LuaHost
 

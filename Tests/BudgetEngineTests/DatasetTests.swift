@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BudgetEngine
+import TestSupport
 
 /// `count` examples of shape `[1]` whose single value is their own index: what a batch holds
 /// tells which examples it drew.

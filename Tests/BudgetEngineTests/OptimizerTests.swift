@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BudgetEngine
+import TestSupport
 
 /// A parameter holding `values`.
 func parameter(_ values: [Float]) -> Parameter {

@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 import LuaHost
 import Testing

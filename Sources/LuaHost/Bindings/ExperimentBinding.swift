@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import CLua
 import Foundation
 
@@ -149,11 +150,14 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     public func check(in host: ScriptHost) throws {
         var checked = Set<String>()
         for cell in plan.cells where checked.insert(cell.schedule).inserted {
-            let outcome: RunCheck.Outcome
-            do { outcome = try RunCheck.run(try spec(for: cell)) } catch {
+            let report: String
+            do {
+                let spec = try spec(for: cell)
+                report = try DryRun.run(spec).line(budget: spec.budget, schedule: spec.schedule)
+            } catch {
                 throw SweepFailure(message: "experiment '\(plan.name)', schedule '\(cell.schedule)'\(position.map { " (declared at \($0))" } ?? ""): \(userMessage(for: error))")
             }
-            host.checkReports.append("experiment \(plan.name), \(cell.schedule): \(outcome.report)")
+            host.checkReports.append("experiment \(plan.name), \(cell.schedule): \(report)")
         }
     }
 

@@ -15,7 +15,7 @@ import Foundation
 /// print(r.test_accuracy, r.status)
 /// ```
 /// In check mode (`budgetrain check`) it trains nothing: it builds the model, pushes one batch
-/// through it and evaluates the schedule at a few points (see `RunCheck`).
+/// through it and evaluates the schedule at a few points (see `DryRun`).
 enum TrainBinding {
     static let fields = [
         "data", "model", "loss", "optimizer", "batch_size", "budget", "full_budget", "schedule",
@@ -33,10 +33,10 @@ enum TrainBinding {
             let label = request.name ?? "train" + (position.map { " at \($0)" } ?? "")
             switch host.options.mode {
             case .check:
-                let check = try RunCheck.run(request.spec)
-                host.checkReports.append("\(label): \(check.report)")
+                let report = try DryRun.run(request.spec)
+                host.checkReports.append("\(label): \(report.line(budget: request.spec.budget, schedule: request.spec.schedule))")
                 host.completedRuns += 1
-                return check.result
+                return checkedTable(report, request: request)
             case .run:
                 let result = try request.run(label: label, host: host)
                 host.completedRuns += 1
@@ -44,6 +44,27 @@ enum TrainBinding {
                 return resultTable(result, request: request)
             }
         }
+    }
+
+    /// The table `train{}` returns under `budgetrain check`. The fields of a trained run's table
+    /// are there too, NaN where only training could tell, so that a script printing its results
+    /// runs unchanged under `budgetrain check`.
+    static func checkedTable(_ report: DryRun.Report, request: TrainRequest) -> LuaValue {
+        let hasTest = request.spec.test != nil
+        return .record([
+            ("status", .string("checked")),
+            ("parameters", .integer(report.parameterCount)),
+            ("steps", report.steps.map { .integer($0) } ?? .null),
+            ("output_shape", .array(report.outputShape.dropFirst().map { .integer($0) })),
+            ("seconds", .number(0)),
+            ("schedule_seconds", .number(0)),
+            ("final_lr", .number(.nan)),
+            ("train_loss", .number(.nan)),
+            ("test_loss", hasTest ? .number(.nan) : .null),
+            ("test_accuracy", hasTest ? .number(.nan) : .null),
+            ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
+            ("evaluations", .array([])),
+        ])
     }
 
     /// The result table a script receives.

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Shows a schedule before any compute is spent on it: every step's multiplier as CSV, an SVG

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Mean and sample standard deviation of a metric over the seeds of one schedule × budget.

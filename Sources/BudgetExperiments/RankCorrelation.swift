@@ -1,3 +1,5 @@
+import BudgetEngine
+
 /// How well the ranking of configurations at a small budget predicts their ranking at a
 /// reference budget (the paper's appendix A): Kendall's τ-b and Spearman's ρ between the
 /// mean test accuracies of the configurations present at both budgets.

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// File writes that never leave a half-written result behind.

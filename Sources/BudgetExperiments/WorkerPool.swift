@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Runs experiment cells in worker processes (and in this one): the way `--jobs N` uses N

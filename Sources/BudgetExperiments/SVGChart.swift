@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// A self-contained SVG line chart: a few series of (x, y) points, optionally each with a

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Rebuilds `summary.md`, `report.html` and `figures/*.svg` from results folders (one, or several merged):

@@ -1,12 +1,8 @@
 import Foundation
 import Testing
 @testable import BudgetEngine
-
-func temporaryDirectory(_ name: String) throws -> String {
-    let path = NSTemporaryDirectory() + "budgetrain-\(name)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+@testable import BudgetExperiments
+import TestSupport
 
 @Suite struct ExperimentTests {
     let train: Dataset

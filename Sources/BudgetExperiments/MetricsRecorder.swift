@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Keeps a run's per-step metrics and evaluations, and writes them as `metrics.jsonl`.

@@ -1,18 +1,26 @@
-import BudgetEngine
-
-/// What `train{}` does under `budgetrain check`: everything that can fail before training
+/// What `budgetrain check` does instead of training: everything that can fail before training
 /// starts, and nothing that takes long. It builds the model once from the run's seed, pushes
 /// one training batch through it (forward, loss, backward) and one test batch (forward) to
 /// catch shape errors, makes the optimizer, and evaluates the schedule at the start, at
 /// quarters of the budget and at the last step.
-enum RunCheck {
-    struct Outcome {
-        var result: LuaValue
-        /// One line for the user, e.g. `Sequential: 203530 parameters, [128, 1, 28, 28] -> [128, 10], 938 steps, schedule linear`.
-        var report: String
+public enum DryRun {
+    public struct Report: Sendable {
+        public var modelSummary: String
+        public var parameterCount: Int
+        /// Shape of the first training batch and of the model's output for it.
+        public var inputShape: [Int]
+        public var outputShape: [Int]
+        /// Steps of the budget (nil for a wall-clock budget).
+        public var steps: Int?
+
+        /// One line for the user, e.g. `Sequential: 203530 parameters, [128, 1, 28, 28] -> [128, 10], 938 steps, schedule linear: OK`.
+        public func line(budget: Budget, schedule: Schedule) -> String {
+            "\(modelSummary): \(parameterCount) parameters, \(inputShape.shapeString) -> \(outputShape.shapeString), "
+                + (steps.map { "\($0) steps" } ?? budget.description) + ", schedule \(schedule.summary): OK"
+        }
     }
 
-    static func run(_ spec: RunSpec) throws -> Outcome {
+    public static func run(_ spec: RunSpec) throws -> Report {
         try spec.budget.validate()
         try spec.fullBudget.validate()
         let iterator = try BatchIterator(dataset: spec.train, batchSize: spec.batchSize, shuffle: true, seed: spec.seed, augment: true)
@@ -49,27 +57,8 @@ enum RunCheck {
                 stepsPerEpoch: perEpoch, baseLearningRate: spec.optimizer.learningRate)
             _ = try spec.schedule.checkedMultiplier(at: Double(step) / Double(planned), context: context)
         }
-
-        let inputShape = [iterator.currentCount] + spec.train.sampleShape
-        let report = "\(model.summary): \(model.parameterCount) parameters, \(inputShape.shapeString) -> \(outputShape.shapeString), "
-            + (steps.map { "\($0) steps" } ?? spec.budget.description) + ", schedule \(spec.schedule.summary): OK"
-        // The fields of a trained run's table are there too, NaN where only training could tell,
-        // so that a script printing its results runs unchanged under `budgetrain check`.
-        return Outcome(
-            result: .record([
-                ("status", .string("checked")),
-                ("parameters", .integer(model.parameterCount)),
-                ("steps", steps.map { .integer($0) } ?? .null),
-                ("output_shape", .array(outputShape.dropFirst().map { .integer($0) })),
-                ("seconds", .number(0)),
-                ("schedule_seconds", .number(0)),
-                ("final_lr", .number(.nan)),
-                ("train_loss", .number(.nan)),
-                ("test_loss", spec.test == nil ? .null : .number(.nan)),
-                ("test_accuracy", spec.test == nil ? .null : .number(.nan)),
-                ("seed", .integer(Int(truncatingIfNeeded: spec.seed))),
-                ("evaluations", .array([])),
-            ]),
-            report: report)
+        return Report(
+            modelSummary: model.summary, parameterCount: model.parameterCount,
+            inputShape: [iterator.currentCount] + spec.train.sampleShape, outputShape: outputShape, steps: steps)
     }
 }

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// Runs the cells of an experiment and writes its results folder:

@@ -1,3 +1,4 @@
+import BudgetEngine
 import Foundation
 
 /// One row of `results.csv`: a finished run.

@@ -1,3 +1,5 @@
+import BudgetEngine
+
 /// A budget in a grid: a fraction of the experiment's full budget, or an absolute one.
 public enum BudgetEntry: Sendable, Equatable {
     case fraction(Double)
