@@ -68,6 +68,7 @@ public final class BatchNorm: Layer {
 
     public var summary: String { (kind == .oneD ? "BatchNorm1d" : "BatchNorm2d") + "(\(channels))" }
     public var ownParameters: [Parameter] { [weight, bias] }
+    public var ownBuffers: [(name: String, tensor: Tensor)] { [("running_mean", runningMean), ("running_var", runningVariance)] }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try validate(inputShape)

@@ -8,11 +8,16 @@
 /// initialisation generator, so a run's seed fixes every mask. Each forward pass draws one
 /// seed from it and splits the tensor into fixed blocks, each with its own sub-stream: the
 /// blocks fill in parallel and the masks do not depend on the thread count.
-public final class Dropout: Layer {
+public final class Dropout: Layer, RandomStateHolder {
     public let probability: Float
     public var isTraining = true
 
     private var generator: RandomGenerator
+    /// The mask generator, saved with checkpoints so a resumed run draws the same masks.
+    public var randomState: RandomGenerator {
+        get { generator }
+        set { generator = newValue }
+    }
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     /// `mask / (1 − p)` of the last training-mode forward pass: 0 or the survivor scale.

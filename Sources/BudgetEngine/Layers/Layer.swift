@@ -33,6 +33,9 @@ public protocol Layer: AnyObject {
     var children: [Layer] { get }
     /// This layer's own trainable parameters (not its children's).
     var ownParameters: [Parameter] { get }
+    /// State that is not trained but must survive a checkpoint (BatchNorm's running
+    /// statistics), by name, e.g. `running_mean`.
+    var ownBuffers: [(name: String, tensor: Tensor)] { get }
     /// Training mode (dropout active, batch statistics) or evaluation mode.
     var isTraining: Bool { get set }
 
@@ -46,11 +49,16 @@ public protocol Layer: AnyObject {
     func childLabel(_ index: Int) -> String
     /// Whether children run one after another, so the printout threads shapes through them.
     var chainsChildren: Bool { get }
+    /// How state names call child `index` (default: its 0-based position, as PyTorch's
+    /// `state_dict` names the children of `nn.Sequential`).
+    func stateName(ofChild index: Int) -> String
 }
 
 extension Layer {
     public var children: [Layer] { [] }
     public var ownParameters: [Parameter] { [] }
+    public var ownBuffers: [(name: String, tensor: Tensor)] { [] }
+    public func stateName(ofChild index: Int) -> String { String(index) }
 
     /// All trainable parameters of this layer and its descendants, depth first.
     public var parameters: [Parameter] { ownParameters + children.flatMap { $0.parameters } }

@@ -34,6 +34,7 @@ public final class Residual: Layer {
     public var summary: String { "Residual" }
     public var children: [Layer] { shortcut.map { [block, $0] } ?? [block] }
     public func childLabel(_ index: Int) -> String { index == 0 ? "block" : "shortcut" }
+    public func stateName(ofChild index: Int) -> String { childLabel(index) }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         let blockShape = try inBlock { try block.outputShape(for: inputShape) }

@@ -20,6 +20,16 @@ public struct RandomGenerator: RandomNumberGenerator {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The generator's whole state: four words, saved with checkpoints.
+    public var words: [UInt64] { [s0, s1, s2, s3] }
+
+    /// The generator whose state `words` holds (four words, not all zero: xoshiro's only
+    /// fixed point); nil otherwise.
+    public init?(words: [UInt64]) {
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else { return nil }
+        (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+    }
+
     /// A generator for a named sub-stream of `seed`, so that e.g. shuffling and dropout do not
     /// share (and perturb) one stream.
     public init(seed: UInt64, stream: UInt64) {

@@ -24,6 +24,8 @@ public struct RunSpec {
     public var gradNormAt: [Double]
     /// Examples the gradient-norm probe sums over (the whole training set when nil).
     public var probeData: Dataset?
+    /// When the run hands its state to the trainer's checkpoint sink.
+    public var checkpoint: CheckpointPolicy = .none
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
@@ -56,6 +58,35 @@ public enum RunStatus: String, Sendable, Codable {
     case diverged
     /// An error stopped the run (its message is in `RunResult.message`).
     case failed
+    /// A stop request (a signal) ended the run before its budget; it is no result, and it
+    /// continues from its checkpoint.
+    case interrupted
+}
+
+/// When a run saves its state: every `fraction` of its budget and/or every `seconds` of
+/// training, whichever comes first (and always when a stop is requested, if it has a sink).
+public struct CheckpointPolicy: Sendable, Equatable {
+    public var fraction: Double?
+    public var seconds: Double?
+
+    /// No periodic checkpoints (a stop request still saves one where there is a sink).
+    public static let none = CheckpointPolicy()
+    /// Experiments checkpoint every 10 minutes of training.
+    public static let experimentDefault = CheckpointPolicy(seconds: 600)
+
+    public init(fraction: Double? = nil, seconds: Double? = nil) {
+        self.fraction = fraction
+        self.seconds = seconds
+    }
+
+    public func validate() throws {
+        if let f = fraction, !(f >= 1e-4 && f <= 1) {
+            throw EngineError.invalidArgument("checkpoint: every must be a fraction of the budget in [0.0001, 1], got \(f)")
+        }
+        if let s = seconds, !(s >= 1 && s.isFinite) {
+            throw EngineError.invalidArgument("checkpoint: seconds must be a number of seconds >= 1, got \(s)")
+        }
+    }
 }
 
 /// One optimizer step, as observers see it.
@@ -106,6 +137,14 @@ public struct RunResult: Sendable {
     public var gemmSeconds: Double?
     /// Wall-clock time (seconds since 1970) at which the first step began.
     public var firstStepTime: Double?
+    /// The step a resumed run continued from (nil for a run trained from its start).
+    public var resumedFromStep: Int?
+}
+
+/// Receives a run's state at its checkpoints (the experiment layer writes it to a file).
+public protocol CheckpointSink: AnyObject {
+    /// Saves `state`, taken at a step boundary; an error stops the run.
+    func save(_ state: TrainingState) throws
 }
 
 /// Receives the run's progress; the CLI draws its progress bar and the experiment writes its
