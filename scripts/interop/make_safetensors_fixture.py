@@ -12,6 +12,8 @@ Run through the project's cached environment:
     "$py" scripts/interop/make_safetensors_fixture.py [OUTPUT]
 
 OUTPUT defaults to Tests/BudgetExperimentsTests/Fixtures/python-written.safetensors.
+The reference writer orders the metadata keys by hash, so running this again can change the
+file's bytes but not its content: commit a new fixture only when the content changed.
 """
 import os
 import sys
