@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(
             name: "BudgetEngineTests", dependencies: ["BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
         .testTarget(
-            name: "BudgetExperimentsTests", dependencies: ["BudgetExperiments", "BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
+            name: "BudgetExperimentsTests", dependencies: ["BudgetExperiments", "BudgetEngine", "TestSupport"], exclude: ["Fixtures"], swiftSettings: engineSettings),
         .testTarget(
             name: "LuaHostTests", dependencies: ["LuaHost", "BudgetExperiments", "BudgetEngine"], swiftSettings: engineSettings),
     ]

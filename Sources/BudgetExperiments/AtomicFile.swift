@@ -3,21 +3,35 @@ import Foundation
 
 /// File writes that never leave a half-written result behind.
 public enum AtomicFile {
-    /// Writes `contents` to a temporary file beside `path`, flushes it, then renames it over
-    /// `path`: readers see the old file or the new one, never a torn one.
+    /// Writes `contents` (as UTF-8) to `path` atomically, as `write(_:to:)` for bytes does.
     public static func write(_ contents: String, to path: String) throws {
+        try write(Array(contents.utf8), to: path)
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, flushes it, then renames it over
+    /// `path`: readers see the old file or the new one, never a torn one. The containing
+    /// folder is flushed after the rename too, so the new name survives a power loss (POSIX
+    /// makes a rename durable only once its directory is synced).
+    public static func write(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let temp = path + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw fileError(path, "cannot create \(temp)") }
-        defer { close(fd) }
-        try writeAll(fd, contents, path: temp)
+        do {
+            try writeAll(fd, bytes, path: temp)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
         fsync(fd)
+        close(fd)
         guard rename(temp, path) == 0 else {
             unlink(temp)
             throw fileError(path, "cannot rename \(temp) into place")
         }
+        syncDirectory(directory.isEmpty ? "." : directory)
     }
 
     /// Appends one whole line (a trailing newline is added) with a single `write` on a file
@@ -27,7 +41,7 @@ public enum AtomicFile {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
         guard fd >= 0 else { throw fileError(path, "cannot open for appending") }
         defer { close(fd) }
-        try writeAll(fd, line + "\n", path: path)
+        try writeAll(fd, Array((line + "\n").utf8), path: path)
         fsync(fd)
     }
 
@@ -38,13 +52,13 @@ public enum AtomicFile {
         guard truncate(path, off_t(keep)) == 0 else { throw fileError(path, "cannot repair the partial last line") }
     }
 
-    private static func writeAll(_ fd: Int32, _ text: String, path: String) throws {
-        var bytes = Array(text.utf8)
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         let total = bytes.count
         var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
+        try bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
             while done < total {
-                let n = Glibc.write(fd, buffer.baseAddress! + done, total - done)
+                let n = Glibc.write(fd, base + done, total - done)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw fileError(path, "write failed: \(String(cString: strerror(errno)))")
@@ -52,6 +66,15 @@ public enum AtomicFile {
                 done += n
             }
         }
+    }
+
+    /// Flushes a folder's entries (best effort, like the file's own `fsync`: a file system that
+    /// cannot open or sync a directory still has the renamed file).
+    private static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     private static func fileError(_ path: String, _ message: String) -> EngineError {
