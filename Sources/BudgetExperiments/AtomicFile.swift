@@ -34,24 +34,6 @@ public enum AtomicFile {
         syncDirectory(directory.isEmpty ? "." : directory)
     }
 
-    /// Appends one whole line (a trailing newline is added) with a single `write` on a file
-    /// opened for appending, so concurrent writers and a crash mid-sweep never interleave or
-    /// split lines.
-    public static func appendLine(_ line: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard fd >= 0 else { throw fileError(path, "cannot open for appending") }
-        defer { close(fd) }
-        try writeAll(fd, Array((line + "\n").utf8), path: path)
-        fsync(fd)
-    }
-
-    /// Cuts a trailing partial line (one a killed process left without its newline).
-    public static func dropPartialLastLine(at path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return }
-        let keep = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-        guard truncate(path, off_t(keep)) == 0 else { throw fileError(path, "cannot repair the partial last line") }
-    }
-
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         let total = bytes.count
         var done = 0

@@ -1,15 +1,12 @@
 import BudgetEngine
 import Foundation
 
-/// Runs the cells of an experiment and writes its results folder:
-///
-///     <directory>/results.csv          one row per finished run, appended whole
-///     <directory>/<run>/metrics.jsonl  per-step metrics and evaluations (written atomically)
+/// Trains the cells of an experiment, each in its own `RunFolder` under `directory`, and
+/// derives `results.csv` from their records.
 ///
 /// A run that fails (its schedule returned NaN, its model threw) is recorded with status
-/// `failed` and its message, and the sweep goes on; so is a diverging one (`diverged`).
-/// With `resume`, runs already in results.csv are skipped and unfinished ones run again
-/// from the start, so nothing is lost and nothing is appended twice.
+/// `failed` and its message, and the sweep goes on; so is a diverging one (`diverged`). A run
+/// with a checkpoint continues from it; metrics written after the checkpoint are cut back.
 public final class ExperimentRunner {
     public let plan: ExperimentPlan
     public let directory: String
@@ -23,66 +20,90 @@ public final class ExperimentRunner {
         self.makeSpec = makeSpec
     }
 
-    /// Creates the folder and the results header; returns the cells still to run. Without
-    /// `resume`, refuses a folder that already holds results (they would be mixed).
-    public func prepare(resume: Bool) throws -> [ExperimentCell] {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: table.path), !resume {
-            throw EngineError.invalidArgument("\(table.path) already holds results of an earlier sweep; pass --resume to finish it, or --out to write elsewhere")
+    public func folder(_ cell: ExperimentCell) -> RunFolder { RunFolder(path: directory + "/" + SafeName.folder(for: cell.run)) }
+
+    /// The records of the runs that ended, by run name.
+    public func records() throws -> [String: ResultRow] {
+        var out: [String: ResultRow] = [:]
+        for cell in plan.cells {
+            if let row = try folder(cell).readRecord() { out[cell.run] = row }
         }
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try table.prepare()
-        let done = Set(try ResultsTable.read(path: table.path).rows.filter { $0.experiment == plan.name }.map(\.run))
-        return plan.cells.filter { !done.contains($0.run) }
+        return out
     }
 
-    /// Folder of one run's files.
-    public func runDirectory(_ cell: ExperimentCell) -> String { directory + "/" + cell.run }
+    /// The cells still to run: those without a record and, with `retryFailed`, failed ones.
+    public func pending(retryFailed: Bool) throws -> [ExperimentCell] {
+        let done = try records()
+        return plan.cells.filter { cell in
+            guard let row = done[cell.run] else { return true }
+            return retryFailed && row.status == .failed
+        }
+    }
 
-    /// Trains one cell and writes its metrics; never throws for the run's own failures (they
-    /// become a `failed` row), only returns the row to record.
-    public func run(_ cell: ExperimentCell, observer: TrainingObserver? = nil) -> ResultRow {
-        var row = ResultRow(
-            experiment: plan.name, run: cell.run, schedule: cell.schedule, budget: 0, budgetSteps: nil, seed: cell.seed,
-            status: .failed, steps: 0, seconds: 0, finalLR: 0, trainLoss: nil, testLoss: nil, testAccuracy: nil,
-            gradNorm: nil, extras: Dictionary(uniqueKeysWithValues: cell.extras.map { ($0.name, $0.value) }))
+    /// Whether the folder already holds anything of a sweep (records, checkpoints, results).
+    public func hasResults() -> Bool {
+        FileManager.default.fileExists(atPath: table.path)
+            || plan.cells.contains { FileManager.default.fileExists(atPath: folder($0).path) }
+    }
+
+    /// Trains one cell (from its checkpoint, if it has one) and writes its record; returns the
+    /// record, or nil when a stop request interrupted the run (its checkpoint holds it). The
+    /// run's own failures become a `failed` record, never an error.
+    public func run(_ cell: ExperimentCell, observer: TrainingObserver? = nil) -> ResultRow? {
+        var row = Self.row(for: cell, experiment: plan.name)
+        let files = folder(cell)
         do {
             let spec = try makeSpec(cell)
             let perEpoch = (spec.train.count + spec.batchSize - 1) / max(spec.batchSize, 1)
             let budgetSteps = spec.budget.steps(perEpoch: perEpoch)
             row.budgetSteps = budgetSteps
             row.budget = Self.fraction(of: spec.budget, full: plan.fullBudget, entry: cell.budget, perEpoch: perEpoch)
-            let recorder = MetricsRecorder(budgetSteps: budgetSteps, next: observer)
-            let trainer = Trainer(spec: spec, observer: recorder)
-            let result: RunResult
-            do {
-                result = try trainer.run()
-            } catch {
-                try? writeMetrics(recorder, cell: cell)
-                throw error
-            }
-            try writeMetrics(recorder, cell: cell)
-            row.status = result.status
-            row.steps = result.steps
-            row.seconds = result.seconds
-            row.finalLR = result.finalLearningRate
-            row.trainLoss = result.trainLoss
-            row.testLoss = result.testLoss
-            row.testAccuracy = result.testAccuracy
-            row.gradNorm = result.gradNorm
-            if let m = result.message { row.extras["message"] = m }
+            let checkpoint = try files.readCheckpoint()
+            let metrics = try MetricsLog(
+                path: files.metricsPath, thinning: .thinned(budgetSteps: budgetSteps),
+                resume: checkpoint.flatMap { MetricsLog.Checkpoint(info: $0.info) }, next: observer)
+            let trainer = Trainer(spec: spec, observer: metrics)
+            trainer.checkpointSink = RunCheckpointWriter(path: files.checkpointPath, metrics: metrics)
+            trainer.resumeState = checkpoint
+            let result = try withExtendedLifetime(metrics) { try trainer.run() }
+            try metrics.flush()
+            if result.status == .interrupted { return nil }
+            row.fill(from: result)
         } catch {
             row.status = .failed
             row.extras["message"] = "\(error)"
         }
+        do { try files.writeRecord(row) } catch {
+            row.status = .failed
+            row.extras["message"] = "its record could not be written: \(error)"
+        }
         return row
     }
 
-    /// Appends a finished run to results.csv.
-    public func record(_ row: ResultRow) throws { try table.append(row) }
+    /// Records a run that could not be trained (its worker died on every attempt).
+    public func recordFailure(_ cell: ExperimentCell, message: String) throws -> ResultRow {
+        var row = Self.row(for: cell, experiment: plan.name)
+        row.extras["message"] = message
+        try folder(cell).writeRecord(row)
+        return row
+    }
 
-    private func writeMetrics(_ recorder: MetricsRecorder, cell: ExperimentCell) throws {
-        try AtomicFile.write(recorder.jsonLines(), to: runDirectory(cell) + "/metrics.jsonl")
+    /// Rebuilds results.csv from the records on disk, in plan order: the same bytes whatever
+    /// order the runs finished in and whichever processes trained them.
+    @discardableResult
+    public func writeResultsTable() throws -> [ResultRow] {
+        let done = try records()
+        let rows = plan.cells.compactMap { done[$0.run] }
+        try table.write(rows)
+        return rows
+    }
+
+    /// An empty (failed) record of `cell`, to be filled in.
+    public static func row(for cell: ExperimentCell, experiment: String) -> ResultRow {
+        ResultRow(
+            experiment: experiment, run: cell.run, schedule: cell.schedule, budget: 0, budgetSteps: nil, seed: cell.seed,
+            status: .failed, steps: 0, seconds: 0, finalLR: 0, trainLoss: nil, testLoss: nil, testAccuracy: nil,
+            gradNorm: nil, extras: Dictionary(cell.extras.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// A run's budget as a fraction of the full budget.
@@ -94,5 +115,19 @@ public final class ExperimentRunner {
             guard let b = budget.steps(perEpoch: perEpoch), let f = full.steps(perEpoch: perEpoch), f > 0 else { return 0 }
             return Double(b) / Double(f)
         }
+    }
+}
+
+extension ResultRow {
+    mutating func fill(from result: RunResult) {
+        status = result.status
+        steps = result.steps
+        seconds = result.seconds
+        finalLR = result.finalLearningRate
+        trainLoss = result.trainLoss
+        testLoss = result.testLoss
+        testAccuracy = result.testAccuracy
+        gradNorm = result.gradNorm
+        if let m = result.message { extras["message"] = m }
     }
 }

@@ -31,7 +31,8 @@ public struct ResultRow: Sendable, Equatable, Codable {
     }
 }
 
-/// The `results.csv` contract: a header, then one row per finished run, appended whole.
+/// The `results.csv` contract: a header, then one row per finished run, in the plan's order.
+/// The table is derived from the runs' records (see `RunFolder`) and rewritten whole.
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
 /// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm`.
@@ -52,22 +53,10 @@ public struct ResultsTable {
 
     public var header: [String] { Self.columns + extraColumns }
 
-    /// Creates the file with its header if it does not exist yet; repairs a partial last line.
-    public func prepare() throws {
-        if FileManager.default.fileExists(atPath: path) {
-            try AtomicFile.dropPartialLastLine(at: path)
-            let existing = try Self.read(path: path).header
-            guard existing == header else {
-                throw EngineError.dataFile(path: path, message: "has columns \(existing.joined(separator: ",")) but this experiment writes \(header.joined(separator: ",")); use another --out directory")
-            }
-        } else {
-            try AtomicFile.write(CSV.line(header) + "\n", to: path)
-        }
-    }
-
-    /// Appends one finished run as a whole line.
-    public func append(_ row: ResultRow) throws {
-        try AtomicFile.appendLine(CSV.line(cells(of: row)), to: path)
+    /// Writes the whole table (header and rows) atomically.
+    public func write(_ rows: [ResultRow]) throws {
+        let lines = [CSV.line(header)] + rows.map { CSV.line(cells(of: $0)) }
+        try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: path)
     }
 
     func cells(of r: ResultRow) -> [String] {

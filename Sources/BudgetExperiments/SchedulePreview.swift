@@ -20,7 +20,7 @@ public struct SchedulePreview {
     public func csv() -> String {
         var out = "step,progress,multiplier\n"
         for (step, m) in values.enumerated() {
-            out += "\(step),\(JSONLine.number(Double(step) / Double(steps))),\(JSONLine.number(m))\n"
+            out += "\(step),\(MetricsLog.number(Double(step) / Double(steps))),\(MetricsLog.number(m))\n"
         }
         return out
     }

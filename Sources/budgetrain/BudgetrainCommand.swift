@@ -16,7 +16,8 @@ struct BudgetrainCommand: ParsableCommand {
                 progress p = step / budget.
 
                 Exit status: 0 on success; 2 for a usage or script error (syntax, runtime error, \
-                bad argument, bad shapes, missing data); 1 for any other failure.
+                bad argument, bad shapes, missing data, failed runs); 130 or 143 when SIGINT or \
+                SIGTERM stopped it (runs checkpointed: --resume continues); 1 for any other failure.
                 """,
             version: versionText,
             subcommands: [RunCommand.self, CheckCommand.self, ReportCommand.self, RankCommand.self, ScheduleCommand.self])
@@ -40,6 +41,10 @@ struct BudgetrainCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
             Foundation.exit(ExitStatus.success)
+        } catch let error where StopRequest.isRequested {
+            // A signal stopped the work: runs have checkpointed; 128 + the signal, as a shell reports it.
+            ExitStatus.report(userMessage(for: error))
+            Foundation.exit(128 + (StopRequest.signal ?? SIGTERM))
         } catch let error as CommandFailure {
             ExitStatus.report(error.message)
             Foundation.exit(error.status)

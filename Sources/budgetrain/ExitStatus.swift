@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 import LuaHost
 
@@ -16,7 +17,7 @@ enum ExitStatus {
     /// The code for an error thrown while running a command.
     static func failure(for error: Error) -> Int32 {
         switch error {
-        case is LuaScriptError, is BindingError, is EngineError, is ScriptFileError, is SweepFailure: return usageOrScriptError
+        case is LuaScriptError, is BindingError, is EngineError, is ScriptFileError, is SweepRunsFailed: return usageOrScriptError
         default: return failure
         }
     }

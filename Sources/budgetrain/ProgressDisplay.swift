@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import Dispatch
 import Foundation
 import LuaHost

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BudgetEngine
 import BudgetExperiments
+import BudgetExperiments
 import Foundation
 import LuaHost
 
@@ -19,6 +20,7 @@ struct RunCommand: ParsableCommand {
               budgetrain run examples/quickstart.lua
               budgetrain run examples/budgeted_training.lua --jobs 2
               budgetrain run exp.lua --resume            # finish an interrupted sweep
+              budgetrain run exp.lua --jobs 2 --run-timeout 3600
               budgetrain run exp.lua --seed 3 --threads 2 -- --quick
             """)
 
@@ -33,11 +35,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Runs at once in experiment sweeps (this process and jobs - 1 workers), each with threads / jobs threads. Results equal --jobs 1 run with the same threads per run.")
     var jobs: Int = 1
 
-    @Flag(help: "Continue experiments in their results folders: skip finished runs, rerun unfinished ones.")
+    @Flag(help: "Continue experiments in their results folders: finished runs are kept, unfinished ones continue from their checkpoints, failed ones are tried again; train{} calls with a checkpoint continue from it.")
     var resume = false
 
     @Flag(help: "Show no progress bar or progress lines.")
     var quiet = false
+
+    @Option(help: ArgumentHelp("Bound each run of a sweep to this many seconds; every run then trains in a worker process, which is stopped when its time is up (the run is tried once more from its checkpoint, then recorded failed).", valueName: "seconds"))
+    var runTimeout: Double?
+
+    @Option(help: ArgumentHelp("Seconds a worker may go without a sign of life (it sends one at least every second while it trains) before it is killed and its run retried.", valueName: "seconds"))
+    var heartbeatTimeout: Double = WorkerPool.defaultHeartbeatTimeout
 
     /// Set on the worker processes of a `--jobs` sweep: run the script, then serve runs.
     @Flag(help: .hidden)
@@ -49,34 +57,61 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        if let runTimeout, !(runTimeout >= 1 && runTimeout.isFinite) { throw ValidationError("--run-timeout must be at least 1 second, got \(runTimeout)") }
+        if !(heartbeatTimeout >= 1 && heartbeatTimeout.isFinite) { throw ValidationError("--heartbeat-timeout must be at least 1 second, got \(heartbeatTimeout)") }
     }
 
     func run() throws {
+        StopSignals.install()
         let total = threads ?? ThreadCount.default
         let perProcess = worker ? total : max(1, total / jobs)
         // The parent keeps every thread for what it trains itself (train{} calls, a sweep's
         // last run); each worker gets its share.
         BLASLibrary.setThreads(worker ? perProcess : total)
         var options = script.hostOptions(mode: .run, outputDirectory: out)
-        options.resume = resume
-        options.jobs = jobs
-        options.threads = perProcess
-        options.workerArguments = ["run", script.file, "--worker", "--quiet", "--threads", String(perProcess),
-                                   "--seed", String(script.seed), "--out", out, "--"] + scriptArguments
+        options.sweep.resume = resume
+        options.sweep.jobs = jobs
+        options.sweep.threadsPerRun = perProcess
+        options.sweep.runTimeout = runTimeout
+        options.sweep.heartbeatTimeout = heartbeatTimeout
+        options.sweep.workerArguments = ["run", script.file, "--worker", "--quiet", "--threads", String(perProcess),
+                                         "--seed", String(script.seed), "--out", out, "--"] + scriptArguments
         let host = try ScriptHost(options: options)
         host.progress = quiet || worker ? nil : ProgressDisplay()
-        try host.runScript(at: script.file, arguments: scriptArguments)
         guard worker else {
+            try host.runScript(at: script.file, arguments: scriptArguments)
             try host.runDeclarations()
             return
         }
-        WorkerPool.serveRequests { experiment, run in
-            guard let declaration = host.declarations.first(where: { $0.label == experiment }) as? ExperimentDeclaration else {
-                return WorkerPool.failedRow(.init(experiment: experiment, cell: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0)),
-                                            message: "the script no longer declares experiment '\(experiment)'")
-            }
+        // The parent has shown what the script prints at its top level already.
+        try StandardOutput.silenced { try host.runScript(at: script.file, arguments: scriptArguments) }
+        WorkerService.serve { experiment, run, heartbeat in
             defer { host.collectGarbage() }
-            return declaration.runCell(named: run, observer: nil, directory: out + "/" + experiment)
+            guard let declaration = host.declarations.first(where: { $0.label == experiment }) as? ExperimentDeclaration else {
+                var row = ExperimentRunner.row(for: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0), experiment: experiment)
+                row.extras["message"] = "the script no longer declares experiment '\(experiment)'"
+                return row
+            }
+            return declaration.runCell(named: run, observer: heartbeat, directory: out + "/" + SafeName.folder(for: experiment))
         }
+    }
+}
+
+/// The process's standard output, redirected for a while.
+enum StandardOutput {
+    /// Runs `body` with standard output going to /dev/null.
+    static func silenced<T>(_ body: () throws -> T) throws -> T {
+        fflush(stdout)
+        let saved = dup(STDOUT_FILENO)
+        let null = open("/dev/null", O_WRONLY)
+        guard saved >= 0, null >= 0 else { return try body() }
+        dup2(null, STDOUT_FILENO)
+        close(null)
+        defer {
+            fflush(stdout)
+            dup2(saved, STDOUT_FILENO)
+            close(saved)
+        }
+        return try body()
     }
 }

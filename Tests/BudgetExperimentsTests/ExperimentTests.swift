@@ -39,19 +39,18 @@ import TestSupport
         let plan = try ExperimentPlan(name: "blobs", fullBudget: .epochs(2), budgets: [.fraction(0.5), .fraction(1)],
                                       schedules: ["linear", "constant"], seeds: [1])
         let r = runner(plan, dir, schedules: ["linear": LinearSchedule(), "constant": ConstantSchedule()])
-        let pending = try r.prepare(resume: false)
+        let pending = try r.pending(retryFailed: false)
         #expect(pending.count == 4)
+        #expect(!r.hasResults())
         // Finish two runs, as if the sweep were killed after them.
-        for cell in pending.prefix(2) { try r.record(r.run(cell)) }
-        // A half-written line (a crash mid-append) must not survive.
-        let handle = try #require(FileHandle(forWritingAtPath: dir + "/results.csv"))
-        handle.seekToEndOfFile(); handle.write(Data("blobs,constant-b1-s1,cons".utf8)); handle.closeFile()
-
-        #expect(throws: EngineError.self) { try r.prepare(resume: false) }
-        let rest = try r.prepare(resume: true)
+        for cell in pending.prefix(2) { _ = r.run(cell) }
+        #expect(r.hasResults())
+        let rest = try r.pending(retryFailed: true)
         #expect(rest.map(\.run) == pending.dropFirst(2).map(\.run))
-        for cell in rest { try r.record(r.run(cell)) }
-        #expect(try r.prepare(resume: true).isEmpty)
+        // Train the rest in the other order: results.csv follows the plan, not the finishing order.
+        for cell in rest.reversed() { _ = r.run(cell) }
+        #expect(try r.pending(retryFailed: true).isEmpty)
+        try r.writeResultsTable()
 
         let text = try String(contentsOfFile: dir + "/results.csv", encoding: .utf8)
         let lines = text.split(separator: "\n")
@@ -83,22 +82,51 @@ import TestSupport
                                       schedules: ["huge", "fine"], seeds: [1])
         let huge = FunctionScheduleForTest { _ in 1e9 }
         let r = runner(plan, dir, schedules: ["huge": huge, "fine": LinearSchedule()])
-        for cell in try r.prepare(resume: false) { try r.record(r.run(cell)) }
-        let rows = try ResultsTable.read(path: dir + "/results.csv").rows
+        for cell in try r.pending(retryFailed: false) { _ = r.run(cell) }
+        let rows = try r.writeResultsTable()
         #expect(rows.map(\.status) == [.diverged, .ok])
         #expect(rows[0].extras["message"]?.contains("became") == true)
     }
 
-    @Test func wallClockMetricsStayBounded() {
-        let recorder = MetricsRecorder(budgetSteps: nil)
+    @Test func wallClockMetricsStayBounded() throws {
+        let dir = try temporaryDirectory("metrics")
+        let log = try MetricsLog(path: dir + "/m.jsonl", thinning: .thinned(budgetSteps: nil))
         for step in 0..<10_000 {
-            recorder.didStep(StepRecord(step: step, progress: Double(step) / 10_000, epoch: 0, learningRate: 0.1,
-                                        loss: 1, budgetSteps: nil, elapsed: 0))
+            log.didStep(StepRecord(step: step, progress: Double(step) / 10_000, epoch: 0, learningRate: 0.1,
+                                   loss: 1, budgetSteps: nil, elapsed: 0))
         }
-        // 10,000 steps thinned twice: every 4th step is kept, evenly spread from the start.
-        #expect(recorder.steps.count == 2500)
-        #expect(recorder.steps.first?.step == 0)
-        #expect(recorder.steps.allSatisfy { $0.step % 4 == 0 })
+        try log.flush()
+        let steps = try String(contentsOfFile: dir + "/m.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["step"] as? Int }
+        // Every step up to 2,000, every 2nd up to 6,000, then every 4th: 5,000 lines, not 10,000.
+        #expect(steps.count == 5000)
+        #expect(steps.prefix(3) == [0, 1, 2])
+        #expect(steps[2000..<2003] == [2000, 2002, 2004])
+        #expect(steps.suffix(2) == [9992, 9996])
+    }
+
+    @Test func metricsResumeCutsBackToTheCheckpoint() throws {
+        let dir = try temporaryDirectory("metrics-resume")
+        func record(_ step: Int) -> StepRecord {
+            StepRecord(step: step, progress: Double(step) / 10, epoch: 0, learningRate: 0.1, loss: Double(step), budgetSteps: 10, elapsed: 0)
+        }
+        let first = try MetricsLog(path: dir + "/m.jsonl", thinning: .thinned(budgetSteps: 10))
+        for step in 0..<4 { first.didStep(record(step)) }
+        let checkpoint = try first.flush()
+        for step in 4..<7 { first.didStep(record(step)) }  // written after the checkpoint: cut back on resume
+        try first.flush()
+        let resumed = try MetricsLog(path: dir + "/m.jsonl", thinning: .thinned(budgetSteps: 10), resume: checkpoint)
+        for step in 4..<10 { resumed.didStep(record(step)) }
+        resumed.didEvaluate(EvaluationRecord(step: 10, progress: 1, testLoss: 0.5, testAccuracy: 0.75))
+        try resumed.flush()
+
+        let whole = try MetricsLog(path: dir + "/whole.jsonl", thinning: .thinned(budgetSteps: 10))
+        for step in 0..<10 { whole.didStep(record(step)) }
+        whole.didEvaluate(EvaluationRecord(step: 10, progress: 1, testLoss: 0.5, testAccuracy: 0.75))
+        try whole.flush()
+        let text = try String(contentsOfFile: dir + "/m.jsonl", encoding: .utf8)
+        #expect(text == (try String(contentsOfFile: dir + "/whole.jsonl", encoding: .utf8)))
+        #expect(text.hasSuffix("{\"event\":\"evaluation\",\"step\":10,\"progress\":1,\"test_loss\":0.5,\"test_accuracy\":0.75}\n"))
     }
 
     @Test func rankCorrelationOnHandMadeResults() throws {

@@ -178,7 +178,7 @@ final class TrainingRun {
 
 extension JSONEncoder {
     /// Encodes doubles exactly, non-finite ones as strings.
-    static var exact: JSONEncoder {
+    public static var exact: JSONEncoder {
         let e = JSONEncoder()
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         e.outputFormatting = .sortedKeys
@@ -187,7 +187,7 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var exact: JSONDecoder {
+    public static var exact: JSONDecoder {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return d

@@ -19,6 +19,7 @@ import Foundation
 ///   eval_at = { 0.5, 1.0 },                      -- progress points of test evaluations
 ///   probes = { grad_norm = { 1.0 }, examples = 10000 },
 ///   vary = { lr = { 0.05, 0.1 } },               -- lr, batch_size, or any field the model factory reads
+///   checkpoint = { every = 0.1 },                -- or { seconds = 600 } (the default), or false
 /// }
 /// ```
 /// `schedules` is a table of name = schedule (run in name order) or a list of
@@ -27,7 +28,7 @@ import Foundation
 enum ExperimentBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
-        "eval_at", "probes", "vary",
+        "eval_at", "probes", "vary", "checkpoint",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -61,6 +62,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     let gradNormAt: [Double]
     /// Varied fields and their values, in plan order.
     let varied: [(name: String, values: [LuaValue])]
+    let checkpoint: CheckpointPolicy
     /// Where the declaration stands in the script, for messages.
     let position: String?
 
@@ -71,6 +73,9 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         position = o.state.position(level: 1)
         (train, test) = try TrainRequest.readData(o)
         model = try ModelSource(o, host: host)
+        if model.isModule {
+            throw o.bad("model", "a module instance would carry its trained weights from run to run; pass a factory that builds the model, e.g. model = function(cfg) return nn.Sequential { ... } end")
+        }
         makeLoss = try o.object("loss", as: LossHandle.self)?.make ?? { CrossEntropy() }
         guard let optimizer = try o.object("optimizer", as: OptimizerHandle.self) else {
             throw o.mismatch("optimizer", expected: "optimizer (e.g. optim.sgd { lr = 0.1 })")
@@ -104,6 +109,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             probeData = nil
         }
         varied = try Self.readVaried(o)
+        checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
         do {
             plan = try ExperimentPlan(
                 name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,
@@ -135,11 +141,13 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         guard let schedule = schedules[cell.schedule] else {
             throw HostError("experiment '\(plan.name)': no schedule named '\(cell.schedule)'")
         }
-        return RunSpec(
+        var spec = RunSpec(
             makeModel: model.builder(arguments: [.record(configuration)]), makeLoss: makeLoss, optimizer: optimizer,
             train: train, test: test, batchSize: batchSize, budget: cell.budget.resolve(full: plan.fullBudget),
             fullBudget: plan.fullBudget, schedule: schedule, seed: cell.seed, evaluateAt: evaluateAt,
             gradNormAt: gradNormAt, probeData: probeData)
+        spec.checkpoint = checkpoint
+        return spec
     }
 
     public func run(in host: ScriptHost) throws {
@@ -155,18 +163,19 @@ public final class ExperimentDeclaration: ScriptDeclaration {
                 let spec = try spec(for: cell)
                 report = try DryRun.run(spec).line(budget: spec.budget, schedule: spec.schedule)
             } catch {
-                throw SweepFailure(message: "experiment '\(plan.name)', schedule '\(cell.schedule)'\(position.map { " (declared at \($0))" } ?? ""): \(userMessage(for: error))")
+                throw BindingError("experiment '\(plan.name)', schedule '\(cell.schedule)'\(position.map { " (declared at \($0))" } ?? ""): \(userMessage(for: error))")
             }
             host.checkReports.append("experiment \(plan.name), \(cell.schedule): \(report)")
         }
     }
 
-    /// Runs one cell by name (a worker process's job); errors become a failed row.
-    public func runCell(named run: String, observer: TrainingObserver?, directory: String) -> ResultRow {
+    /// Runs one cell by name in `directory` (a worker process's job): its record, or nil when
+    /// a stop request interrupted it. A name the grid does not have becomes a failed record.
+    public func runCell(named run: String, observer: TrainingObserver?, directory: String) -> ResultRow? {
         let runner = ExperimentRunner(plan: plan, directory: directory) { [self] in try spec(for: $0) }
         guard let cell = plan.cells.first(where: { $0.run == run }) else {
-            return WorkerPool.failedRow(.init(experiment: plan.name, cell: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0, extras: [])),
-                                        message: "experiment '\(plan.name)' has no run named '\(run)' (did the script change?)")
+            let unknown = ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0)
+            return try? runner.recordFailure(unknown, message: "experiment '\(plan.name)' has no run named '\(run)' (did the script change?)")
         }
         return runner.run(cell, observer: observer)
     }

@@ -29,6 +29,12 @@ struct ModelSource {
         }
     }
 
+    /// Whether the script gave a module instance rather than a factory.
+    var isModule: Bool {
+        if case .module = kind { return true }
+        return false
+    }
+
     /// A builder for one run; a factory is called with `arguments` (an experiment passes the
     /// cell's configuration table).
     func builder(arguments: [LuaValue]) -> (inout RandomGenerator) throws -> Layer {

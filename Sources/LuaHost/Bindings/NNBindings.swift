@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import CLua
 
 /// The `nn` namespace: layers, containers and losses, Torch-style.
@@ -63,6 +64,22 @@ enum NNBindings {
                 try args.noMore(than: 1)
                 let shape = try module.layer.outputShape(for: [1] + sample)
                 return .array(shape.dropFirst().map { .integer($0) })
+            }
+            t.method("save") { module, args in
+                // model:save("weights.safetensors"): parameters, buffers and random streams
+                // as safetensors (`model.1.weight`, ...), written atomically.
+                let path = try args.string(1)
+                try args.noMore(than: 1)
+                try CheckpointFile.writeModel(module.layer, to: path)
+                return .null
+            }
+            t.method("load") { module, args in
+                // model:load(path): from model:save or a run's checkpoint; every name and
+                // shape is checked before anything changes.
+                let path = try args.string(1)
+                try args.noMore(than: 1)
+                try CheckpointFile.loadModel(module.layer, from: path)
+                return .stackValue(1)
             }
             t.property("summary") { .string($0.layer.summary) }
             t.length { $0.layer.children.count }

@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import CLua
 import Foundation
 
@@ -11,6 +12,7 @@ import Foundation
 ///   optimizer = optim.sgd { lr = 0.1, momentum = 0.9 },
 ///   budget = { epochs = 2 },                    -- or { iterations = n } or { seconds = s }
 ///   schedule = schedule.linear(),               -- or any function(p, ctx)
+///   checkpoint = { every = 0.1 },               -- optional; with --resume, continue from it
 /// }
 /// print(r.test_accuracy, r.status)
 /// ```
@@ -19,7 +21,7 @@ import Foundation
 enum TrainBinding {
     static let fields = [
         "data", "model", "loss", "optimizer", "batch_size", "budget", "full_budget", "schedule",
-        "seed", "eval_every", "log", "name",
+        "seed", "eval_every", "log", "name", "checkpoint",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -102,6 +104,10 @@ struct TrainRequest {
     var spec: RunSpec
     var name: String?
     var logPath: String?
+    /// Where checkpoints go (nil: the run saves none).
+    var checkpointPath: String?
+    /// Continue from the checkpoint at `checkpointPath` if there is one (`--resume`).
+    var resume: Bool
 
     init(_ o: LuaOptions, host: ScriptHost) throws {
         let (train, test) = try Self.readData(o)
@@ -126,10 +132,36 @@ struct TrainRequest {
         }
         name = try o.string("name")
         logPath = try o.string("log")
+        let checkpoint = try Self.readCheckpoint(o, default: .none, allowPath: true)
+        if checkpoint.enabled {
+            checkpointPath = checkpoint.path
+                ?? host.options.outputDirectory + "/" + SafeName.folder(for: name ?? "train") + "/checkpoint.safetensors"
+        }
+        resume = host.options.sweep.resume
         spec = RunSpec(
             makeModel: model, makeLoss: loss?.make ?? { CrossEntropy() }, optimizer: optimizer.spec,
             train: train, test: test, batchSize: batchSize, budget: budget, fullBudget: fullBudget,
             schedule: schedule, seed: UInt64(seed), evaluateAt: evaluateAt)
+        spec.checkpoint = checkpoint.policy
+    }
+
+    /// `checkpoint = { every = f }` (a fraction of the budget), `{ seconds = s }` (of
+    /// training), both, `true` (`fallback`'s policy) or `false` (none); train{} also takes
+    /// `path`. Absent: `fallback`.
+    static func readCheckpoint(
+        _ o: LuaOptions, default fallback: CheckpointPolicy, allowPath: Bool = false
+    ) throws -> (policy: CheckpointPolicy, path: String?, enabled: Bool) {
+        let absent = (policy: fallback, path: String?.none, enabled: fallback != .none)
+        if let flag = try? o.boolean("checkpoint") { return flag ? (fallback, nil, true) : (.none, nil, false) }
+        let fields = ["every", "seconds"] + (allowPath ? ["path"] : [])
+        return try o.nested("checkpoint", fields: fields) { c in
+            guard let c else { return absent }
+            let policy = CheckpointPolicy(fraction: try c.number("every"), seconds: try c.number("seconds"))
+            do { try policy.validate() } catch { throw o.bad("checkpoint", userMessage(for: error)) }
+            let path = allowPath ? try c.string("path") : nil
+            // A table without a period (only a path, say) checkpoints on stop requests only.
+            return (policy, path, true)
+        }
     }
 
     /// `1·every, 2·every, ..., 1` (the end of the run is always included).
@@ -185,24 +217,48 @@ struct TrainRequest {
         return budget
     }
 
-    /// Trains, with the progress reporter and the step log (if any) observing.
+    /// Trains, with the progress reporter and the step log (if any) observing; checkpoints
+    /// to `checkpointPath` (continuing from it with `--resume`). A stop request ends the
+    /// script with `RunInterrupted` once the checkpoint is saved.
     func run(label: String, host: ScriptHost) throws -> RunResult {
+        let resumeState = try checkpointPath.flatMap { path in
+            resume && FileManager.default.fileExists(atPath: path) ? try CheckpointFile.read(path: path) : nil
+        }
         var observers: [TrainingObserver] = []
-        if let logPath { observers.append(try StepLog(path: logPath)) }
+        let log = try logPath.map { path in
+            try MetricsLog(path: path, thinning: .none, resume: resumeState.flatMap { MetricsLog.Checkpoint(info: $0.info) })
+        }
+        if let log { observers.append(log) }
         if let progress = host.progress, let observer = progress.runWillStart(label: label, budget: spec.budget) {
             observers.append(observer)
         }
         let group = ObserverGroup(observers)
         let trainer = Trainer(spec: spec, observer: group)
+        trainer.checkpointSink = checkpointPath.map { RunCheckpointWriter(path: $0, metrics: log) }
+        trainer.resumeState = resumeState
         do {
             let result = try withExtendedLifetime(group) { try trainer.run() }
-            host.progress?.runDidFinish(label: label, result: result)
+            try log?.flush()
+            host.progress?.runDidFinish(label: label, result: result.status == .interrupted ? nil : result)
+            if result.status == .interrupted {
+                throw RunInterrupted(message: "\(label): stopped at step \(result.steps)" + (checkpointPath.map { "; its checkpoint \($0) continues it with --resume" } ?? ""))
+            }
+            if let checkpointPath { unlink(checkpointPath) }
             return result
+        } catch let error as RunInterrupted {
+            throw error
         } catch {
             host.progress?.runDidFinish(label: label, result: nil)
             throw error
         }
     }
+}
+
+/// A `train{}` run stopped by a signal: the script ends there (the CLI exits with 128 + the
+/// signal's number).
+public struct RunInterrupted: Error, UserFacingError {
+    public let message: String
+    public var description: String { message }
 }
 
 /// Forwards the trainer's calls to several observers.

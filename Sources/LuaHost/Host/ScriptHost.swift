@@ -1,4 +1,5 @@
 import BudgetEngine
+import BudgetExperiments
 import CLua
 import Foundation
 
@@ -32,15 +33,8 @@ public final class ScriptHost {
         /// Extra module directories or `?.lua` patterns (`BUDGETRAIN_PATH`), searched after
         /// the script's own directory.
         public var searchPath: [String]
-        /// Experiments continue the sweep in their folder, skipping finished runs (`--resume`).
-        public var resume = false
-        /// Worker processes an experiment sweep uses (`--jobs`).
-        public var jobs = 1
-        /// BLAS and engine threads per process (recorded in config.json).
-        public var threads = 1
-        /// Command-line arguments (after the program) that start one worker process for
-        /// this script; set by the CLI when `jobs > 1`.
-        public var workerArguments: [String] = []
+        /// How experiment sweeps run: resume, jobs, threads per run, worker arguments, bounds.
+        public var sweep = SweepSettings()
 
         public init(seed: UInt64 = 0, mode: Mode = .run, outputDirectory: String = "runs", searchPath: [String] = []) {
             self.seed = seed
@@ -204,14 +198,4 @@ public protocol ScriptDeclaration: AnyObject {
     func run(in host: ScriptHost) throws
     /// Validates without training (`budgetrain check`).
     func check(in host: ScriptHost) throws
-}
-
-/// Shows runs as they train (the CLI draws a progress bar from these calls).
-public protocol RunProgressReporter: AnyObject {
-    /// A run is about to start; the returned observer receives its steps.
-    func runWillStart(label: String, budget: Budget) -> TrainingObserver?
-    /// The run ended (`result` nil when it stopped with an error).
-    func runDidFinish(label: String, result: RunResult?)
-    /// A line for the user between runs (e.g. a sweep's run finished in a worker).
-    func note(_ line: String)
 }

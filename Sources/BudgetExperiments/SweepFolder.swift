@@ -1,0 +1,92 @@
+import BudgetEngine
+import Foundation
+
+/// A lock on an experiment folder, held by the process that runs its sweep: a second sweep
+/// of the same folder (another `--resume`, say) fails at once instead of training the same
+/// runs twice. An advisory `flock` on `<folder>/.lock`: the system releases it when the
+/// process ends, however it ends, so a killed sweep never leaves a stale lock.
+public final class SweepLock {
+    private let fd: Int32
+    public let path: String
+
+    public init(directory: String) throws {
+        path = directory + "/.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError.dataFile(path: path, message: "cannot create the sweep's lock file: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            throw EngineError.invalidArgument("\(directory): another budgetrain process\(holder.isEmpty ? "" : " (pid \(holder))") is running this sweep; wait for it to end, or stop it first")
+        }
+        _ = ftruncate(fd, 0)
+        _ = LineChannel.writeAll(fd, "\(getpid())\n")
+    }
+
+    deinit { close(fd) }
+}
+
+/// What a sweep is: the script, its arguments, the resolved grid and the settings shared by
+/// its runs. Written to `config.lua` (the script) and `sweep.json` when a sweep starts;
+/// `--resume` refuses a folder whose sweep differs, and says in what, since continuing would
+/// mix two configurations in one results table.
+public struct SweepIdentity: Codable, Equatable, Sendable {
+    /// The script's text (stored as `config.lua`, not in `sweep.json`).
+    public var scriptSource: String?
+    public var scriptArguments: [String]
+    /// The runs of the grid, in order.
+    public var runs: [String]
+    /// Everything else the runs share, as text: budgets, optimizer, model, data, ...
+    public var settings: [String: String]
+
+    public init(scriptSource: String?, scriptArguments: [String], runs: [String], settings: [String: String]) {
+        self.scriptSource = scriptSource
+        self.scriptArguments = scriptArguments
+        self.runs = runs
+        self.settings = settings
+    }
+
+    private enum CodingKeys: String, CodingKey { case scriptArguments = "script_arguments", runs, settings }
+
+    static func paths(_ directory: String) -> (script: String, identity: String) {
+        (directory + "/config.lua", directory + "/sweep.json")
+    }
+
+    public func write(to directory: String) throws {
+        let (script, identity) = Self.paths(directory)
+        if let scriptSource { try AtomicFile.write(scriptSource, to: script) }
+        let encoder = JSONEncoder.exact
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(Array(try encoder.encode(self)) + [UInt8(ascii: "\n")], to: identity)
+    }
+
+    /// Throws, naming the first difference, unless the folder's sweep is this one. A folder
+    /// from before `sweep.json` existed is compared by its script alone.
+    public func check(against directory: String) throws {
+        let (script, identity) = Self.paths(directory)
+        func refuse(_ what: String) -> EngineError {
+            .invalidArgument("\(directory): \(what); resuming would mix two configurations in one results table (run with --out DIR for a new sweep)")
+        }
+        if let scriptSource, let previous = try? String(contentsOfFile: script, encoding: .utf8), previous != scriptSource {
+            throw refuse("the script differs from \(script), the one this sweep started with")
+        }
+        guard let data = FileManager.default.contents(atPath: identity) else { return }
+        guard let stored = try? JSONDecoder.exact.decode(SweepIdentity.self, from: data) else {
+            throw EngineError.dataFile(path: identity, message: "is not a sweep description budgetrain wrote")
+        }
+        if stored.scriptArguments != scriptArguments {
+            throw refuse("the script's arguments are \(Self.quoted(scriptArguments)) now, \(Self.quoted(stored.scriptArguments)) when the sweep started")
+        }
+        if stored.runs != runs {
+            let first = zip(runs, stored.runs).first { $0 != $1 }.map { "'\($0.0)' now where it had '\($0.1)'" }
+                ?? "\(runs.count) runs now, \(stored.runs.count) then"
+            throw refuse("the grid differs: \(first)")
+        }
+        for key in Set(settings.keys).union(stored.settings.keys).sorted() where settings[key] != stored.settings[key] {
+            throw refuse("'\(key)' is \(settings[key] ?? "unset") now, \(stored.settings[key] ?? "unset") when the sweep started")
+        }
+    }
+
+    private static func quoted(_ arguments: [String]) -> String {
+        "[" + arguments.map { "'\($0)'" }.joined(separator: " ") + "]"
+    }
+}
