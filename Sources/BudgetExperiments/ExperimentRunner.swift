@@ -128,6 +128,7 @@ extension ResultRow {
         testLoss = result.testLoss
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
+        resumedFromStep = result.resumedFromStep
         if let m = result.message { extras["message"] = m }
     }
 }

@@ -20,6 +20,9 @@ public struct ResultRow: Sendable, Equatable, Codable {
     public var gradNorm: Double?
     /// Extra columns (varied fields, then `message`), by name.
     public var extras: [String: String] = [:]
+    /// The step its last process continued from, when it was resumed from a checkpoint (in
+    /// the run's record, not in results.csv: it depends on when the run was stopped).
+    public var resumedFromStep: Int?
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,

@@ -53,6 +53,7 @@ public final class Sweep {
     /// Called after each run this process trained (the Lua host collects garbage there).
     public var afterLocalRun: () -> Void = {}
 
+    private var lock: SweepLock?
     private var records: [String: ResultRow] = [:]
     private var failures: [ResultRow] = []
 
@@ -71,6 +72,7 @@ public final class Sweep {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let lock = try SweepLock(directory: directory)
         defer { withExtendedLifetime(lock) {} }
+        self.lock = lock
         if settings.resume {
             try identity.check(against: directory)
         } else if runner.hasResults() {
@@ -118,6 +120,7 @@ public final class Sweep {
         var pool = WorkerPool.Settings(arguments: settings.workerArguments, workers: settings.jobs)
         pool.heartbeatTimeout = settings.heartbeatTimeout
         pool.runTimeout = settings.runTimeout
+        pool.lock = lock?.descriptor
         let workers = WorkerPool(settings: pool, jobs: pending.map { WorkerPool.Job(experiment: plan.name, cell: $0) })
         // This process trains with a worker's share of the threads (the same results as any
         // worker), and gets all of them back afterwards.
@@ -162,6 +165,7 @@ public final class Sweep {
         var line = "\(row.run): \(row.status.rawValue)"
         if row.status != .failed { line += ", \(row.steps) steps in \(String(format: "%.1f", row.seconds)) s" }
         if let a = row.testAccuracy { line += String(format: ", test accuracy %.4f", a) }
+        if let step = row.resumedFromStep { line += " (resumed from step \(step))" }
         if row.status != .ok, let m = row.extras["message"] { line += " (\(m.split(separator: "\n").first ?? ""))" }
         return line
     }

@@ -1,28 +1,40 @@
 import BudgetEngine
 import Foundation
 
-/// A lock on an experiment folder, held by the process that runs its sweep: a second sweep
-/// of the same folder (another `--resume`, say) fails at once instead of training the same
-/// runs twice. An advisory `flock` on `<folder>/.lock`: the system releases it when the
-/// process ends, however it ends, so a killed sweep never leaves a stale lock.
+/// A lock on an experiment folder, held by the process that runs its sweep and by its
+/// workers: a second sweep of the same folder (another `--resume`, say) fails at once instead
+/// of training the same runs twice. An advisory `flock` on `<folder>/.lock`, which the system
+/// releases when the last process holding it ends, however it ends.
+///
+/// Workers inherit the lock (`descriptor`), so a sweep whose parent was killed stays locked
+/// until its workers, which notice and checkpoint within about a second, are gone too: a new
+/// sweep then waits for them (at most `orphanWait` seconds) rather than failing.
 public final class SweepLock {
-    private let fd: Int32
+    public let descriptor: Int32
     public let path: String
+    public static let orphanWait = 60.0
 
     public init(directory: String) throws {
         path = directory + "/.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError.dataFile(path: path, message: "cannot create the sweep's lock file: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(fd)
-            throw EngineError.invalidArgument("\(directory): another budgetrain process\(holder.isEmpty ? "" : " (pid \(holder))") is running this sweep; wait for it to end, or stop it first")
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw EngineError.dataFile(path: path, message: "cannot create the sweep's lock file: \(String(cString: strerror(errno)))")
         }
-        _ = ftruncate(fd, 0)
-        _ = LineChannel.writeAll(fd, "\(getpid())\n")
+        let deadline = Date().addingTimeInterval(Self.orphanWait)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let holderAlive = holder.map { kill($0, 0) == 0 || errno == EPERM } ?? true
+            guard !holderAlive, Date() < deadline else {
+                close(descriptor)
+                throw EngineError.invalidArgument("\(directory): another budgetrain process\(holder.map { " (pid \($0))" } ?? "") is running this sweep; wait for it to end, or stop it first")
+            }
+            usleep(100_000)  // the workers of a sweep whose parent died are finishing
+        }
+        _ = ftruncate(descriptor, 0)
+        _ = LineChannel.writeAll(descriptor, "\(getpid())\n")
     }
 
-    deinit { close(fd) }
+    deinit { close(descriptor) }
 }
 
 /// What a sweep is: the script, its arguments, the resolved grid and the settings shared by

@@ -62,7 +62,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        StopSignals.install()
+        StopSignals.install(announce: !worker)
         let total = threads ?? ThreadCount.default
         let perProcess = worker ? total : max(1, total / jobs)
         // The parent keeps every thread for what it trains itself (train{} calls, a sweep's

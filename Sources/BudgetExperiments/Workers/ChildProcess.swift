@@ -5,6 +5,7 @@ import Foundation
 ///
 ///     fd 0 (its stdin)  ← jobs, one line each, from the parent
 ///     fd 3              → messages to the parent (results, heartbeats), one line each
+///     fd 4              the sweep's lock, held for as long as any of its processes lives
 ///
 /// Its stdout and stderr are the parent's own, so whatever a script prints passes through
 /// untouched, with or without newlines: nothing the script prints can be mistaken for a
@@ -21,7 +22,7 @@ final class ChildProcess {
     /// inherits them before they are marked close-on-exec.
     private static let spawnLock = NSLock()
 
-    init(executable: String, arguments: [String]) throws {
+    init(executable: String, arguments: [String], lock: Int32? = nil) throws {
         Self.spawnLock.lock()
         defer { Self.spawnLock.unlock() }
         var jobPipe: [Int32] = [0, 0], messagePipe: [Int32] = [0, 0]
@@ -38,6 +39,7 @@ final class ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, jobPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, messagePipe[1], 3)
+        if let lock { posix_spawn_file_actions_adddup2(&actions, lock, 4) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -13,8 +13,12 @@ import Foundation
 public enum StopSignals {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
     nonisolated(unsafe) private static var received = 0
+    nonisolated(unsafe) private static var announces = true
 
-    public static func install() {
+    /// Installs the handlers; `announce` says on stderr what the first signal does (a worker
+    /// keeps quiet: its parent says it).
+    public static func install(announce: Bool = true) {
+        announces = announce
         StopRequest.prepare()
         let queue = DispatchQueue(label: "budgetrain.signals")
         for signalNumber in [SIGINT, SIGTERM] {
@@ -33,7 +37,7 @@ public enum StopSignals {
             try? FileHandle.standardError.write(contentsOf: Data("\nbudgetrain: stopped at once (second interrupt); runs continue from their last checkpoints with --resume\n".utf8))
             _exit(128 + SIGINT)
         }
-        if received == 1 {
+        if received == 1, announces {
             let name = signalNumber == SIGINT ? "interrupt" : "SIGTERM"
             try? FileHandle.standardError.write(contentsOf: Data("\nbudgetrain: \(name): checkpointing at the next step (Ctrl-C again to stop at once)\n".utf8))
         }

@@ -41,6 +41,8 @@ public final class WorkerPool {
         public var runTimeout: Double?
         /// How often a run cut short by its worker's death is tried again.
         public var retries = 1
+        /// The sweep's lock, which workers hold too (see `SweepLock`).
+        public var lock: Int32?
 
         public init(arguments: [String], workers: Int) {
             self.arguments = arguments
@@ -144,7 +146,7 @@ final class WorkerConnection {
     }
 
     init(settings: WorkerPool.Settings) throws {
-        process = try ChildProcess(executable: settings.executable, arguments: settings.arguments)
+        process = try ChildProcess(executable: settings.executable, arguments: settings.arguments, lock: settings.lock)
         channel = LineChannel(fd: process.messages)
         switch channel.readLine(timeout: settings.heartbeatTimeout) {
         case .line(WorkerMessage.ready): return

@@ -16,7 +16,8 @@ public enum WorkerService {
     /// observing its steps, and returns its record (nil when a stop request interrupted it).
     /// Returns when the parent closes the job pipe or a stop was requested.
     public static func serve(runJob: (String, String, TrainingObserver) -> ResultRow?) {
-        _ = fcntl(channel, F_SETFD, FD_CLOEXEC)  // nothing the script starts inherits it
+        // Nothing the script starts inherits the channel or the sweep's lock (fd 4).
+        for fd in [channel, 4] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         watchParent()
         guard send(WorkerMessage.ready) else { return }
         let heartbeat = Heartbeat()
