@@ -42,8 +42,9 @@ struct BudgetrainCommand: ParsableCommand {
             try command.run()
             Foundation.exit(ExitStatus.success)
         } catch let error where StopRequest.isRequested {
-            // A signal stopped the work: runs have checkpointed; 128 + the signal, as a shell reports it.
-            ExitStatus.report(userMessage(for: error))
+            // A signal stopped the work: runs have checkpointed; 128 + the signal, as a shell
+            // reports it. The message's first line says where things stand (no traceback).
+            ExitStatus.report(String(userMessage(for: error).prefix { $0 != "\n" }))
             Foundation.exit(128 + (StopRequest.signal ?? SIGTERM))
         } catch let error as CommandFailure {
             ExitStatus.report(error.message)

@@ -2,7 +2,7 @@
 """Checks a safetensors file (a budgetrain checkpoint) with the reference implementation.
 
     py=$(scripts/python-env safetensors numpy | tail -1)
-    "$py" scripts/interop/check_checkpoint.py PATH [--expect-tensor NAME]...
+    "$py" scripts/interop/check_checkpoint.py PATH [--expect-tensor NAME]... [--expect-metadata KEY[=VALUE]]...
 
 Loads PATH with `safetensors.safe_open(PATH, "numpy")`, prints each tensor's name, dtype and
 shape and the metadata keys. Exits 1 with a message on stderr when the file does not load,
@@ -21,6 +21,8 @@ def main(argv):
     parser.add_argument("path", help="the .safetensors file")
     parser.add_argument("--expect-tensor", action="append", default=[], metavar="NAME",
                         help="a tensor that must be present (repeatable)")
+    parser.add_argument("--expect-metadata", action="append", default=[], metavar="KEY=VALUE",
+                        help="a metadata entry that must hold VALUE, or be present with KEY alone (repeatable)")
     args = parser.parse_args(argv[1:])
 
     problems = []
@@ -44,6 +46,12 @@ def main(argv):
     for name in args.expect_tensor:
         if name not in names:
             problems.append(f"expected tensor {name!r} is missing")
+    for entry in args.expect_metadata:
+        key, _, value = entry.partition("=")
+        if key not in metadata:
+            problems.append(f"expected metadata {key!r} is missing")
+        elif value and metadata[key] != value:
+            problems.append(f"metadata {key!r} is {metadata[key]!r}, expected {value!r}")
     for problem in problems:
         print(f"{args.path}: {problem}", file=sys.stderr)
     return 1 if problems else 0

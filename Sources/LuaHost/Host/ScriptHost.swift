@@ -95,6 +95,7 @@ public final class ScriptHost {
             ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
             ("mode", .string(options.mode.rawValue)),
             ("out_dir", .string(options.outputDirectory)),
+            ("pid", .integer(Int(getpid()))),
         ]))
     }
 
