@@ -34,6 +34,19 @@ public enum AtomicFile {
         syncDirectory(directory.isEmpty ? "." : directory)
     }
 
+    /// Creates `path` holding `bytes` unless it exists: written to a temporary file, synced,
+    /// then hard-linked into place, so that of several processes creating it at once (on one
+    /// host or over NFS) exactly one succeeds and no reader sees it half written.
+    public static func create(_ bytes: [UInt8], at path: String) throws {
+        if FileManager.default.fileExists(atPath: path) { return }
+        let temp = path + ".new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try write(bytes, to: temp)
+        defer { unlink(temp) }
+        if link(temp, path) != 0, errno != EEXIST {
+            throw fileError(path, "cannot create: \(String(cString: strerror(errno)))")
+        }
+    }
+
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         let total = bytes.count
         var done = 0

@@ -102,3 +102,38 @@ public struct ExperimentPlan: Sendable {
         self.cells = cells
     }
 }
+
+extension ExperimentPlan {
+    /// The cells of part `index` (0-based) of `count` disjoint parts, balanced by expected cost:
+    /// longest run first, each to the part with the least cost so far (ties to the lower part),
+    /// a run's cost being its budget as a fraction of the full budget (a 100% run costs 20
+    /// times a 5% one). The assignment depends on the plan alone, so every process computes
+    /// the same parts; each part keeps the plan's order.
+    public func shard(_ index: Int, of count: Int) -> [ExperimentCell] {
+        guard count > 1 else { return cells }
+        var load = [Double](repeating: 0, count: count)
+        var owner = [Int](repeating: 0, count: cells.count)
+        let byCost = cells.indices.sorted { a, b in
+            let (ca, cb) = (cost(of: cells[a]), cost(of: cells[b]))
+            return ca != cb ? ca > cb : a < b
+        }
+        for i in byCost {
+            var best = 0
+            for part in 1..<count where load[part] < load[best] { best = part }
+            owner[i] = best
+            load[best] += cost(of: cells[i])
+        }
+        return cells.indices.filter { owner[$0] == index }.map { cells[$0] }
+    }
+
+    /// A cell's expected cost relative to a run of the full budget.
+    func cost(of cell: ExperimentCell) -> Double {
+        switch (cell.budget, fullBudget) {
+        case let (.fraction(f), _): return f
+        case let (.absolute(.epochs(e)), .epochs(full)): return e / full
+        case let (.absolute(.iterations(n)), .iterations(full)): return Double(n) / Double(full)
+        case let (.absolute(.seconds(s)), .seconds(full)): return s / full
+        default: return 1
+        }
+    }
+}

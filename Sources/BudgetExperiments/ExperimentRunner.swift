@@ -12,6 +12,8 @@ public final class ExperimentRunner {
     public let directory: String
     public let table: ResultsTable
     private let makeSpec: (ExperimentCell) throws -> RunSpec
+    /// Who trains the runs, for their heartbeats (`status` shows it), e.g. `shard 2/4`.
+    public var owner = "local"
 
     public init(plan: ExperimentPlan, directory: String, makeSpec: @escaping (ExperimentCell) throws -> RunSpec) {
         self.plan = plan
@@ -59,13 +61,16 @@ public final class ExperimentRunner {
             row.budgetSteps = budgetSteps
             row.budget = Self.fraction(of: spec.budget, full: plan.fullBudget, entry: cell.budget, perEpoch: perEpoch)
             let checkpoint = try files.readCheckpoint()
+            let heartbeat = RunHeartbeat(
+                path: files.heartbeatPath, owner: owner, budgetSteps: budgetSteps,
+                startStep: checkpoint?.info["run.step"].flatMap { Int($0) } ?? 0, next: observer)
             let metrics = try MetricsLog(
-                path: files.metricsPath, thinning: .thinned(budgetSteps: budgetSteps),
-                resume: checkpoint.flatMap { MetricsLog.Checkpoint(info: $0.info) }, next: observer)
+                path: files.metricsPath, thinning: .thinned(budgetSteps: budgetSteps), eventsPath: files.eventsPath,
+                resume: checkpoint.flatMap { MetricsLog.Checkpoint(info: $0.info) }, next: heartbeat)
             let trainer = Trainer(spec: spec, observer: metrics)
             trainer.checkpointSink = RunCheckpointWriter(path: files.checkpointPath, metrics: metrics)
             trainer.resumeState = checkpoint
-            let result = try withExtendedLifetime(metrics) { try trainer.run() }
+            let result = try withExtendedLifetime((metrics, heartbeat)) { try trainer.run() }
             try metrics.flush()
             if result.status == .interrupted { return nil }
             row.fill(from: result)

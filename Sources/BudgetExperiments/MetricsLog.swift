@@ -17,7 +17,9 @@ import Foundation
 ///
 /// The file grows by appends; `flush` makes what was written durable and returns the byte
 /// count, which a checkpoint records: a run resumed from that checkpoint cuts the file back
-/// to it, so no line is lost or doubled.
+/// to it, so no line is lost or doubled. With `events`, the same points also go to a
+/// TensorBoard event file (tags `train/lr`, `train/loss`, `eval/train_loss`, `eval/test_loss`,
+/// `eval/test_accuracy`, `eval/grad_norm`), cut back the same way.
 public final class MetricsLog: TrainingObserver {
     public static let maxStepLines = 2000
 
@@ -27,86 +29,78 @@ public final class MetricsLog: TrainingObserver {
         case thinned(budgetSteps: Int?)
     }
 
-    public let path: String
-    private let fd: Int32
-    private var buffer: [UInt8] = []
-    public private(set) var byteCount: Int
+    private let file: AppendFile
+    public var path: String { file.path }
     private var logEvery: Int
     private var linesAtRate = 0
     private let budgetSteps: Int?
     private let doublesRate: Bool
     /// Another observer (a progress display) that sees every step too.
     public weak var next: TrainingObserver?
+    /// The TensorBoard event file the same points go to.
+    public let events: EventFile?
 
-    /// Opens `path` for a run starting from scratch (the file is emptied), or, with `resume`,
-    /// cut back to a checkpoint's byte count and thinning state.
-    public init(path: String, thinning: Thinning, resume: Checkpoint? = nil, next: TrainingObserver? = nil) throws {
-        self.path = path
+    /// Opens `path` (and `eventsPath`) for a run starting from scratch (the files are emptied),
+    /// or, with `resume`, cut back to a checkpoint's byte counts and thinning state.
+    public init(
+        path: String, thinning: Thinning, eventsPath: String? = nil, resume: Checkpoint? = nil, next: TrainingObserver? = nil
+    ) throws {
         self.next = next
         switch thinning {
         case .none: (budgetSteps, logEvery, doublesRate) = (nil, 1, false)
         case let .thinned(steps?): (budgetSteps, logEvery, doublesRate) = (steps, max(1, (steps + Self.maxStepLines - 1) / Self.maxStepLines), false)
         case .thinned(nil): (budgetSteps, logEvery, doublesRate) = (nil, 1, true)
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError.dataFile(path: path, message: "cannot write metrics: \(String(cString: strerror(errno)))") }
-        byteCount = resume?.bytes ?? 0
         if let resume {
             logEvery = resume.logEvery
             linesAtRate = resume.linesAtRate
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0, Int(info.st_size) >= byteCount else {
-            close(fd)
-            throw EngineError.dataFile(path: path, message: "is shorter than its checkpoint says (\(byteCount) bytes); the run's folder was changed")
-        }
-        guard ftruncate(fd, off_t(byteCount)) == 0, lseek(fd, off_t(byteCount), SEEK_SET) >= 0 else {
-            close(fd)
-            throw EngineError.dataFile(path: path, message: "cannot cut the metrics back to \(byteCount) bytes")
-        }
-        buffer.reserveCapacity(1 << 16)
+        file = try AppendFile(path: path, length: resume?.bytes ?? 0, what: "metrics")
+        events = try eventsPath.map { try EventFile(path: $0, resumeBytes: resume == nil ? nil : resume?.eventBytes ?? 0) }
     }
-
-    deinit { close(fd) }
 
     /// Where the log stands, for a checkpoint.
     public struct Checkpoint: Sendable, Equatable {
         public var bytes: Int
         public var logEvery: Int
         public var linesAtRate: Int
+        /// The TensorBoard event file's length (nil without one).
+        public var eventBytes: Int?
 
         public var info: [String: String] {
-            ["metrics.bytes": String(bytes), "metrics.log_every": String(logEvery), "metrics.lines_at_rate": String(linesAtRate)]
+            var info = ["metrics.bytes": String(bytes), "metrics.log_every": String(logEvery), "metrics.lines_at_rate": String(linesAtRate)]
+            if let eventBytes { info["tensorboard.bytes"] = String(eventBytes) }
+            return info
         }
 
-        public init(bytes: Int, logEvery: Int, linesAtRate: Int) {
+        public init(bytes: Int, logEvery: Int, linesAtRate: Int, eventBytes: Int? = nil) {
             self.bytes = bytes
             self.logEvery = logEvery
             self.linesAtRate = linesAtRate
+            self.eventBytes = eventBytes
         }
 
         /// Reads what `info` wrote; nil when the state has none of it.
         public init?(info: [String: String]) {
             guard let b = info["metrics.bytes"].flatMap(Int.init), let e = info["metrics.log_every"].flatMap(Int.init),
                   let l = info["metrics.lines_at_rate"].flatMap(Int.init), b >= 0, e >= 1, l >= 0 else { return nil }
-            self.init(bytes: b, logEvery: e, linesAtRate: l)
+            self.init(bytes: b, logEvery: e, linesAtRate: l, eventBytes: info["tensorboard.bytes"].flatMap(Int.init).map { max($0, 0) })
         }
     }
 
     /// Writes out what is buffered and syncs it to disk; returns where the log stands.
     @discardableResult
     public func flush() throws -> Checkpoint {
-        try writeBuffer()
-        fsync(fd)
-        return Checkpoint(bytes: byteCount, logEvery: logEvery, linesAtRate: linesAtRate)
+        let bytes = try file.flush()
+        let eventBytes = try events?.flush()
+        return Checkpoint(bytes: bytes, logEvery: logEvery, linesAtRate: linesAtRate, eventBytes: eventBytes)
     }
 
     public func didStep(_ r: StepRecord) {
         let isLast = budgetSteps.map { r.step == $0 - 1 } ?? false
         if r.step % logEvery == 0 || isLast {
             append(Self.stepLine(r))
+            events?.scalars(step: r.step, [("train/lr", r.learningRate), ("train/loss", r.loss)])
             linesAtRate += 1
             if doublesRate, linesAtRate >= Self.maxStepLines, logEvery < 1 << 40 {
                 logEvery *= 2
@@ -118,6 +112,10 @@ public final class MetricsLog: TrainingObserver {
 
     public func didEvaluate(_ r: EvaluationRecord) {
         append(Self.evaluationLine(r))
+        let measured: [(String, Double?)] = [
+            ("eval/train_loss", r.trainLoss), ("eval/test_loss", r.testLoss), ("eval/test_accuracy", r.testAccuracy), ("eval/grad_norm", r.gradNorm),
+        ]
+        events?.scalars(step: r.step, measured.compactMap { tag, value in value.map { (tag, $0) } })
         next?.didEvaluate(r)
     }
 
@@ -140,26 +138,5 @@ public final class MetricsLog: TrainingObserver {
         return "\(x)"
     }
 
-    private func append(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        if buffer.count >= 1 << 16 { try? writeBuffer() }
-    }
-
-    /// Writes the buffer; what could not be written stays buffered for the next attempt.
-    private func writeBuffer() throws {
-        var done = 0
-        defer {
-            byteCount += done
-            buffer.removeFirst(done)
-        }
-        try buffer.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress else { return }
-            while done < bytes.count {
-                let n = write(fd, base + done, bytes.count - done)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { throw EngineError.dataFile(path: path, message: "cannot write metrics: \(String(cString: strerror(errno)))") }
-                done += n
-            }
-        }
-    }
+    private func append(_ line: String) { file.append(Array(line.utf8)) }
 }

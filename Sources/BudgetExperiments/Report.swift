@@ -151,7 +151,7 @@ public enum ExperimentReport {
 
     /// The numeric fields of each line of a run's metrics.jsonl (empty when absent).
     static func metrics(dir: String, run: String) -> [[String: Double]] {
-        guard let text = try? String(contentsOfFile: dir + "/" + run + "/metrics.jsonl", encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: dir + "/" + SafeName.folder(for: run) + "/metrics.jsonl", encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }

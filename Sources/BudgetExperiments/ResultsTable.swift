@@ -56,6 +56,21 @@ public struct ResultsTable {
 
     public var header: [String] { Self.columns + extraColumns }
 
+    /// Rebuilds `<directory>/results.csv` from the run records, in the grid's order, when the
+    /// folder holds a sweep description (`sweep.json`): how the results of shards, trained by
+    /// several processes on several hosts, come together. Returns the number of rows; nil for
+    /// a folder without a sweep description (its results.csv is used as it is).
+    @discardableResult
+    public static func gather(directory: String) throws -> Int? {
+        guard let identity = try SweepIdentity.read(from: directory) else { return nil }
+        var rows: [ResultRow] = []
+        for run in identity.runs {
+            if let row = try RunFolder(path: directory + "/" + SafeName.folder(for: run)).readRecord() { rows.append(row) }
+        }
+        try ResultsTable(path: directory + "/results.csv", extraColumns: identity.extraColumns).write(rows)
+        return rows.count
+    }
+
     /// Writes the whole table (header and rows) atomically.
     public func write(_ rows: [ResultRow]) throws {
         let lines = [CSV.line(header)] + rows.map { CSV.line(cells(of: $0)) }

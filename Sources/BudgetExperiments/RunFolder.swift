@@ -5,8 +5,10 @@ import Foundation
 ///
 ///     <experiment>/<run>/result.json             the run's record, written (atomically) once it ended
 ///     <experiment>/<run>/metrics.jsonl           its metrics, appended while it trains
+///     <experiment>/<run>/events.out.tfevents.budgetrain  the same curves for TensorBoard
 ///     <experiment>/<run>/checkpoint.safetensors  its latest state while it trains; removed once
 ///                                                the record is written
+///     <experiment>/<run>/heartbeat.json          who trains it, and how far it has got, while it trains
 ///
 /// The record is the truth: results.csv and the report are derived from the records, so no
 /// two processes ever append to one file.
@@ -18,6 +20,8 @@ public struct RunFolder: Sendable {
     public var recordPath: String { path + "/result.json" }
     public var metricsPath: String { path + "/metrics.jsonl" }
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
+    public var eventsPath: String { path + "/" + EventFile.fileName }
+    public var heartbeatPath: String { path + "/heartbeat.json" }
 
     /// The run's record, or nil when it has not ended.
     public func readRecord() throws -> ResultRow? {
@@ -31,6 +35,7 @@ public struct RunFolder: Sendable {
     public func writeRecord(_ row: ResultRow) throws {
         try AtomicFile.write(Array(try JSONEncoder.exact.encode(row)) + [UInt8(ascii: "\n")], to: recordPath)
         unlink(checkpointPath)
+        unlink(heartbeatPath)
     }
 
     /// The run's last checkpoint, or nil when it has none.

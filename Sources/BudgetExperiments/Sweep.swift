@@ -25,6 +25,9 @@ public struct SweepSettings: Sendable {
     /// Seconds one run may take; with a bound, every run trains in a worker process, which
     /// the sweep can kill when the bound passes.
     public var runTimeout: Double?
+    /// Train only this part of each grid (`--shard K/N`); results.csv and the report are then
+    /// left to `budgetrain report`, which rebuilds them from every shard's records.
+    public var shard: Shard?
 
     public init() {}
 }
@@ -70,30 +73,46 @@ public final class Sweep {
     /// folder is locked. Returns the summary (also in `summary.md`).
     public func run(writeConfiguration: () throws -> Void) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let lock = try SweepLock(directory: directory)
-        defer { withExtendedLifetime(lock) {} }
-        self.lock = lock
-        if settings.resume {
+        let locks = try SweepLock.forSweep(directory: directory, shard: settings.shard)
+        defer { withExtendedLifetime(locks) {} }
+        lock = locks.last
+        let shard = settings.shard
+        let cells = shard.map { plan.shard($0.index, of: $0.count) } ?? plan.cells
+        runner.owner = shard.map { "shard \($0) on \(ProcessInfo.processInfo.hostName)" } ?? "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
+        if settings.resume || shard != nil {
             try identity.check(against: directory)
         } else if runner.hasResults() {
             throw EngineError.invalidArgument("\(directory) already holds results of an earlier sweep; pass --resume to finish it, or --out to write elsewhere")
         }
-        try identity.write(to: directory)
-        try writeConfiguration()
+        if shard == nil {
+            try identity.write(to: directory)
+            try writeConfiguration()
+        } else {
+            // Shards may start at once on several hosts: the first creates the description.
+            try identity.write(to: directory, ifAbsent: true)
+            try identity.check(against: directory)
+        }
         records = try runner.records()
-        let pending = try runner.pending(retryFailed: settings.resume)
-        if pending.count < plan.cells.count {
-            progress?.note("\(plan.name): resuming, \(plan.cells.count - pending.count) of \(plan.cells.count) runs already finished")
+        let mine = Set(cells.map(\.run))
+        let pending = try runner.pending(retryFailed: settings.resume).filter { mine.contains($0.run) }
+        if pending.count < cells.count {
+            progress?.note("\(plan.name)\(shard.map { " shard \($0)" } ?? ""): resuming, \(cells.count - pending.count) of \(cells.count) runs already finished")
         }
         if settings.jobs > 1 || settings.runTimeout != nil, !pending.isEmpty {
             try runInWorkers(pending)
         } else {
             try runHere(pending)
         }
-        let rows = try writeResults()
-        let summary = try ExperimentReport.write(directories: [directory], to: directory)
-        if let signal = StopRequest.signal ?? (StopRequest.isRequested ? SIGTERM : nil), rows.count < plan.cells.count {
-            throw SweepInterrupted(signal: signal, message: "experiment '\(plan.name)' stopped with \(rows.count) of \(plan.cells.count) runs finished; the others continue from their checkpoints with --resume")
+        let finished = cells.filter { records[$0.run] != nil }.count
+        let summary: String
+        if let shard {
+            summary = "\(plan.name): shard \(shard) has finished \(finished) of its \(cells.count) runs; `budgetrain report \(directory)` gathers every shard's results"
+        } else {
+            try writeResults()
+            summary = try ExperimentReport.write(directories: [directory], to: directory)
+        }
+        if let signal = StopRequest.signal ?? (StopRequest.isRequested ? SIGTERM : nil), finished < cells.count {
+            throw SweepInterrupted(signal: signal, message: "experiment '\(plan.name)' stopped with \(finished) of \(cells.count) runs finished; the others continue from their checkpoints with --resume")
         }
         if let first = failures.first {
             throw SweepRunsFailed(message: "experiment '\(plan.name)': \(failures.count) of \(plan.cells.count) runs failed; the first, \(first.run): \(first.extras["message"] ?? "?") (every message is in \(runner.table.path))")
@@ -149,7 +168,7 @@ public final class Sweep {
     private func record(_ row: ResultRow) throws {
         records[row.run] = row
         if row.status == .failed { failures.append(row) }
-        try writeResults()
+        if settings.shard == nil { try writeResults() }
         progress?.note("\(plan.name) [\(records.count)/\(plan.cells.count)] \(Self.describe(row))")
     }
 

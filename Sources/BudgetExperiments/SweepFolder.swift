@@ -14,14 +14,22 @@ public final class SweepLock {
     public let path: String
     public static let orphanWait = 60.0
 
-    public init(directory: String) throws {
-        path = directory + "/.lock"
+    /// Locks `directory` for one sweep (`name` `.lock`), or, with `shared`, alongside other
+    /// shards: each shard locks the folder shared and its own part (`.lock-shard-K-of-N`)
+    /// exclusively, so shards run together while a plain sweep of the folder is kept out.
+    public static func forSweep(directory: String, shard: Shard?) throws -> [SweepLock] {
+        guard let shard else { return [try SweepLock(directory: directory)] }
+        return [try SweepLock(directory: directory, shared: true), try SweepLock(directory: directory, name: ".lock-shard-\(shard.index)-of-\(shard.count)")]
+    }
+
+    public init(directory: String, name: String = ".lock", shared: Bool = false) throws {
+        path = directory + "/" + name
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw EngineError.dataFile(path: path, message: "cannot create the sweep's lock file: \(String(cString: strerror(errno)))")
         }
         let deadline = Date().addingTimeInterval(Self.orphanWait)
-        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        while flock(descriptor, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             let holderAlive = holder.map { kill($0, 0) == 0 || errno == EPERM } ?? true
             guard !holderAlive, Date() < deadline else {
@@ -30,11 +38,38 @@ public final class SweepLock {
             }
             usleep(100_000)  // the workers of a sweep whose parent died are finishing
         }
-        _ = ftruncate(descriptor, 0)
-        _ = LineChannel.writeAll(descriptor, "\(getpid())\n")
+        if !shared {
+            _ = ftruncate(descriptor, 0)
+            _ = LineChannel.writeAll(descriptor, "\(getpid())\n")
+        }
     }
 
     deinit { close(descriptor) }
+}
+
+/// Part `index` (0-based) of `count` disjoint parts of every experiment's grid (`--shard K/N`).
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, count <= 100_000, (0..<count).contains(index) else {
+            throw EngineError.invalidArgument("--shard K/N needs 0 <= K < N <= 100000, got \(index)/\(count)")
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// `3/8`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
+            throw EngineError.invalidArgument("--shard takes K/N (part K, from 0, of N), got '\(text)'")
+        }
+        try self.init(index: k, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
 }
 
 /// What a sweep is: the script, its arguments, the resolved grid and the settings shared by
@@ -49,26 +84,49 @@ public struct SweepIdentity: Codable, Equatable, Sendable {
     public var runs: [String]
     /// Everything else the runs share, as text: budgets, optimizer, model, data, ...
     public var settings: [String: String]
+    /// The experiment's name and the extra columns of its results.csv (varied fields, then
+    /// `message`): what `budgetrain report` needs to rebuild the table from the records.
+    public var experiment: String
+    public var extraColumns: [String]
 
-    public init(scriptSource: String?, scriptArguments: [String], runs: [String], settings: [String: String]) {
+    public init(scriptSource: String?, scriptArguments: [String], plan: ExperimentPlan, settings: [String: String]) {
         self.scriptSource = scriptSource
         self.scriptArguments = scriptArguments
-        self.runs = runs
+        self.runs = plan.cells.map(\.run)
         self.settings = settings
+        self.experiment = plan.name
+        self.extraColumns = plan.extraFields + ["message"]
     }
 
-    private enum CodingKeys: String, CodingKey { case scriptArguments = "script_arguments", runs, settings }
+    private enum CodingKeys: String, CodingKey {
+        case scriptArguments = "script_arguments", runs, settings, experiment, extraColumns = "extra_columns"
+    }
+
+    /// The sweep description in `directory`, or nil when it has none.
+    public static func read(from directory: String) throws -> SweepIdentity? {
+        let path = paths(directory).identity
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard data.count < 64 << 20, let stored = try? JSONDecoder.exact.decode(SweepIdentity.self, from: data) else {
+            throw EngineError.dataFile(path: path, message: "is not a sweep description budgetrain wrote")
+        }
+        return stored
+    }
 
     static func paths(_ directory: String) -> (script: String, identity: String) {
         (directory + "/config.lua", directory + "/sweep.json")
     }
 
-    public func write(to directory: String) throws {
+    /// Writes `config.lua` and `sweep.json`; with `ifAbsent` (shards, which may start at
+    /// once on several hosts), only those that do not exist yet, each created whole or not at
+    /// all (a hard link of a finished temporary file, atomic on NFS too).
+    public func write(to directory: String, ifAbsent: Bool = false) throws {
         let (script, identity) = Self.paths(directory)
-        if let scriptSource { try AtomicFile.write(scriptSource, to: script) }
         let encoder = JSONEncoder.exact
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try AtomicFile.write(Array(try encoder.encode(self)) + [UInt8(ascii: "\n")], to: identity)
+        let files = [(script, scriptSource.map { Array($0.utf8) }), (identity, Array(try encoder.encode(self)) + [UInt8(ascii: "\n")])]
+        for case let (path, bytes?) in files {
+            if ifAbsent { try AtomicFile.create(bytes, at: path) } else { try AtomicFile.write(bytes, to: path) }
+        }
     }
 
     /// Throws, naming the first difference, unless the folder's sweep is this one. A folder
@@ -81,10 +139,8 @@ public struct SweepIdentity: Codable, Equatable, Sendable {
         if let scriptSource, let previous = try? String(contentsOfFile: script, encoding: .utf8), previous != scriptSource {
             throw refuse("the script differs from \(script), the one this sweep started with")
         }
-        guard let data = FileManager.default.contents(atPath: identity) else { return }
-        guard let stored = try? JSONDecoder.exact.decode(SweepIdentity.self, from: data) else {
-            throw EngineError.dataFile(path: identity, message: "is not a sweep description budgetrain wrote")
-        }
+        _ = identity
+        guard let stored = try Self.read(from: directory) else { return }
         if stored.scriptArguments != scriptArguments {
             throw refuse("the script's arguments are \(Self.quoted(scriptArguments)) now, \(Self.quoted(stored.scriptArguments)) when the sweep started")
         }

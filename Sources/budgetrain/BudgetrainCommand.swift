@@ -1,5 +1,6 @@
 import ArgumentParser
 import BudgetEngine
+import BudgetExperiments
 import Foundation
 import LuaHost
 
@@ -20,7 +21,10 @@ struct BudgetrainCommand: ParsableCommand {
                 SIGTERM stopped it (runs checkpointed: --resume continues); 1 for any other failure.
                 """,
             version: versionText,
-            subcommands: [RunCommand.self, CheckCommand.self, ReportCommand.self, RankCommand.self, ScheduleCommand.self])
+            subcommands: [
+                RunCommand.self, CheckCommand.self, SubmitCommand.self, StatusCommand.self, ReportCommand.self, RankCommand.self,
+                ScheduleCommand.self,
+            ])
     }
 
     /// `--version`: the version, the BLAS kernels in use and the default thread count.

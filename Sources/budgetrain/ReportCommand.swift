@@ -9,8 +9,10 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Rebuild summary.md and report.html from experiment results (merging several folders).",
         discussion: """
-            Reads results.csv and the runs' metrics.jsonl in each folder. With several folders \
-            (e.g. the same experiment run on several machines) their results are merged.
+            Rebuilds each folder's results.csv from its runs' records (so the runs of every \
+            shard of a sweep come together), then reads it and the runs' metrics.jsonl. With \
+            several folders (e.g. the same experiment run on several machines) their results \
+            are merged.
 
             Examples:
               budgetrain report runs/fmnist
@@ -25,12 +27,14 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         guard !directories.isEmpty else { throw ValidationError("give at least one results folder") }
-        for d in directories where !FileManager.default.fileExists(atPath: d + "/results.csv") {
-            throw ValidationError("\(d): no results.csv in this folder")
+        for d in directories where !FileManager.default.fileExists(atPath: d + "/results.csv")
+            && !FileManager.default.fileExists(atPath: d + "/sweep.json") {
+            throw ValidationError("\(d): no results.csv or sweep.json in this folder")
         }
     }
 
     func run() throws {
+        for d in directories { try ResultsTable.gather(directory: d) }
         let output = out ?? directories[0]
         let summary = try ExperimentReport.write(directories: directories, to: output)
         print(summary)

@@ -21,6 +21,7 @@ struct RunCommand: ParsableCommand {
               budgetrain run examples/budgeted_training.lua --jobs 2
               budgetrain run exp.lua --resume            # finish an interrupted sweep
               budgetrain run exp.lua --jobs 2 --run-timeout 3600
+              budgetrain run exp.lua --shard 0/4 --resume   # part 0 of 4 (e.g. a Slurm array task)
               budgetrain run exp.lua --seed 3 --threads 2 -- --quick
             """)
 
@@ -41,6 +42,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Show no progress bar or progress lines.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Train part K (from 0) of N disjoint parts of every experiment's grid, balanced by expected cost (a Slurm array task's part: --shard $SLURM_ARRAY_TASK_ID/N). Shards write only their runs' folders; `budgetrain report DIR` gathers results.csv and the report.", valueName: "K/N"))
+    var shard: String?
+
     @Option(help: ArgumentHelp("Bound each run of a sweep to this many seconds; every run then trains in a worker process, which is stopped when its time is up (the run is tried once more from its checkpoint, then recorded failed).", valueName: "seconds"))
     var runTimeout: Double?
 
@@ -59,6 +63,7 @@ struct RunCommand: ParsableCommand {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
         if let runTimeout, !(runTimeout >= 1 && runTimeout.isFinite) { throw ValidationError("--run-timeout must be at least 1 second, got \(runTimeout)") }
         if !(heartbeatTimeout >= 1 && heartbeatTimeout.isFinite) { throw ValidationError("--heartbeat-timeout must be at least 1 second, got \(heartbeatTimeout)") }
+        if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") } }
     }
 
     func run() throws {
@@ -74,6 +79,7 @@ struct RunCommand: ParsableCommand {
         options.sweep.threadsPerRun = perProcess
         options.sweep.runTimeout = runTimeout
         options.sweep.heartbeatTimeout = heartbeatTimeout
+        options.sweep.shard = try shard.map { try Shard(parsing: $0) }
         options.sweep.workerArguments = ["run", script.file, "--worker", "--quiet", "--threads", String(perProcess),
                                          "--seed", String(script.seed), "--out", out, "--"] + scriptArguments
         let host = try ScriptHost(options: options)

@@ -25,7 +25,7 @@ struct ExperimentSweep {
         sweep.afterLocalRun = { [host] in host.collectGarbage() }
         let summary = try sweep.run(writeConfiguration: writeConfiguration)
         print(summary)
-        print("Results in \(directory)/ (results.csv, summary.md, report.html)")
+        if host.options.sweep.shard == nil { print("Results in \(directory)/ (results.csv, summary.md, report.html)") }
     }
 
     /// The script, its arguments, the grid and every setting its runs share.
@@ -42,7 +42,7 @@ struct ExperimentSweep {
             "probes": "grad_norm at \(declaration.gradNormAt.map(\.formatted)), \(declaration.probeData?.count ?? declaration.train.count) examples",
         ]
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
-        return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, runs: plan.cells.map(\.run), settings: settings)
+        return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
     /// `config.json`: the resolved grid and the machine, for people and tools to read.
