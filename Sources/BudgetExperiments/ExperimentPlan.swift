@@ -105,25 +105,33 @@ public struct ExperimentPlan: Sendable {
 
 extension ExperimentPlan {
     /// The cells of part `index` (0-based) of `count` disjoint parts, balanced by expected cost:
-    /// longest run first, each to the part with the least cost so far (ties to the lower part),
+    /// longest unit first, each to the part with the least cost so far (ties to the lower part),
     /// a run's cost being its budget as a fraction of the full budget (a 100% run costs 20
-    /// times a 5% one). The assignment depends on the plan alone, so every process computes
-    /// the same parts; each part keeps the plan's order.
-    public func shard(_ index: Int, of count: Int) -> [ExperimentCell] {
+    /// times a 5% one). Cells with the same `unit` (a trunk and its branches) go to one part.
+    /// The assignment depends on the plan alone, so every process computes the same parts;
+    /// each part keeps the plan's order.
+    public func shard(_ index: Int, of count: Int, unit: (ExperimentCell) -> String = { $0.run }) -> [ExperimentCell] {
         guard count > 1 else { return cells }
-        var load = [Double](repeating: 0, count: count)
-        var owner = [Int](repeating: 0, count: cells.count)
-        let byCost = cells.indices.sorted { a, b in
-            let (ca, cb) = (cost(of: cells[a]), cost(of: cells[b]))
-            return ca != cb ? ca > cb : a < b
+        var units: [String: Double] = [:]
+        var firstIndex: [String: Int] = [:]
+        for (i, cell) in cells.enumerated() {
+            let u = unit(cell)
+            units[u, default: 0] += cost(of: cell)
+            if firstIndex[u] == nil { firstIndex[u] = i }
         }
-        for i in byCost {
+        let byCost = units.keys.sorted { a, b in
+            let (ca, cb) = (units[a] ?? 0, units[b] ?? 0)
+            return ca != cb ? ca > cb : (firstIndex[a] ?? 0) < (firstIndex[b] ?? 0)
+        }
+        var load = [Double](repeating: 0, count: count)
+        var owner: [String: Int] = [:]
+        for u in byCost {
             var best = 0
             for part in 1..<count where load[part] < load[best] { best = part }
-            owner[i] = best
-            load[best] += cost(of: cells[i])
+            owner[u] = best
+            load[best] += units[u] ?? 0
         }
-        return cells.indices.filter { owner[$0] == index }.map { cells[$0] }
+        return cells.filter { owner[unit($0)] == index }
     }
 
     /// A cell's expected cost relative to a run of the full budget.

@@ -14,6 +14,8 @@ public final class ExperimentRunner {
     private let makeSpec: (ExperimentCell) throws -> RunSpec
     /// Who trains the runs, for their heartbeats (`status` shows it), e.g. `shard 2/4`.
     public var owner = "local"
+    /// Which runs train the beginning of which others (none unless set).
+    public var trunks = TrunkPlan()
 
     public init(plan: ExperimentPlan, directory: String, makeSpec: @escaping (ExperimentCell) throws -> RunSpec) {
         self.plan = plan
@@ -70,6 +72,7 @@ public final class ExperimentRunner {
             let trainer = Trainer(spec: spec, observer: metrics)
             trainer.checkpointSink = RunCheckpointWriter(path: files.checkpointPath, metrics: metrics)
             trainer.resumeState = checkpoint
+            if checkpoint == nil { trainer.branches = try branches(of: cell) }
             let result = try withExtendedLifetime((metrics, heartbeat)) { try trainer.run() }
             try metrics.flush()
             if result.status == .interrupted { return nil }
@@ -83,6 +86,21 @@ public final class ExperimentRunner {
             row.extras["message"] = "its record could not be written: \(error)"
         }
         return row
+    }
+
+    /// The runs that branch from `cell`'s trunk and have not started: the trainer keeps their
+    /// accounts (into their own folders' metrics) and writes their checkpoints at their
+    /// branch points. (The sweep trains trunks before anything else, so no other process
+    /// touches these folders meanwhile.)
+    private func branches(of cell: ExperimentCell) throws -> [Trainer.Branch] {
+        try (trunks.branches[cell.run] ?? []).compactMap { branch in
+            guard let branchCell = plan.cells.first(where: { $0.run == branch.run }) else { return nil }
+            let files = folder(branchCell)
+            guard try files.readRecord() == nil, !FileManager.default.fileExists(atPath: files.checkpointPath) else { return nil }
+            let spec = try makeSpec(branchCell)
+            let metrics = try MetricsLog(path: files.metricsPath, thinning: .thinned(budgetSteps: spec.budgetSteps), eventsPath: files.eventsPath)
+            return Trainer.Branch(spec: spec, steps: branch.steps, observer: metrics, sink: RunCheckpointWriter(path: files.checkpointPath, metrics: metrics))
+        }
     }
 
     /// Records a run that could not be trained (its worker died on every attempt).
@@ -134,6 +152,7 @@ extension ResultRow {
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
         resumedFromStep = result.resumedFromStep
+        trunkSteps = result.trunkSteps
         if let m = result.message { extras["message"] = m }
     }
 }

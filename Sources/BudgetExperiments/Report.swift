@@ -16,7 +16,13 @@ public enum ExperimentReport {
     public static func write(directories: [String], to output: String) throws -> String {
         var sources: [Source] = []
         for d in directories {
-            sources.append(Source(directory: d, rows: try ResultsTable.read(path: d + "/results.csv").rows))
+            // What results.csv does not hold (steps trained by a trunk) comes from the records.
+            let rows = try ResultsTable.read(path: d + "/results.csv").rows.map { row -> ResultRow in
+                var row = row
+                row.trunkSteps = (try? RunFolder(path: d + "/" + SafeName.folder(for: row.run)).readRecord())??.trunkSteps
+                return row
+            }
+            sources.append(Source(directory: d, rows: rows))
         }
         let rows = sources.flatMap(\.rows)
         let experiments = ExperimentSummary.experiments(in: rows)
@@ -51,6 +57,7 @@ public enum ExperimentReport {
         for s in summaries {
             body += "<h2>\(escape(s.experiment))</h2>\n"
             body += tableHTML(s)
+            if let line = s.trunkLine { body += "<p>\(escape(line))</p>\n" }
             body += "<div class=\"charts\">\n"
             for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"

@@ -23,6 +23,8 @@ public struct ResultRow: Sendable, Equatable, Codable {
     /// The step its last process continued from, when it was resumed from a checkpoint (in
     /// the run's record, not in results.csv: it depends on when the run was stopped).
     public var resumedFromStep: Int?
+    /// Steps of this run that the trunk it branched from trained (see `TrunkPlan`).
+    public var trunkSteps: Int?
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,

@@ -22,6 +22,8 @@ public struct ExperimentSummary: Sendable {
     /// Statistics by schedule, then budget; absent where no run of that cell is recorded.
     public var accuracy: [String: [Double: CellStatistics]]
     public var gradNorm: [String: [Double: CellStatistics]]
+    /// Steps of the runs that ended, and how many of them trunks trained (`TrunkPlan`).
+    public var steps = (total: 0, shared: 0, branched: 0)
 
     /// Groups rows of one experiment. Configurations are listed in the order of
     /// `scheduleOrder` (the order the experiment declared its schedules), then as they first
@@ -56,6 +58,9 @@ public struct ExperimentSummary: Sendable {
         }
         accuracy = statistics(\.testAccuracy)
         gradNorm = statistics(\.gradNorm)
+        let finished = mine.filter { $0.status != .failed }
+        steps = (finished.reduce(0) { $0 + $1.steps }, finished.compactMap(\.trunkSteps).reduce(0, +),
+                 finished.filter { ($0.trunkSteps ?? 0) > 0 }.count)
     }
 
     /// Experiments named in `rows`, in order of appearance.
@@ -77,9 +82,18 @@ public struct ExperimentSummary: Sendable {
 
     /// Markdown: test accuracy (%) mean ± std per schedule × budget, the best of each budget in
     /// bold; then the final gradient norms when a probe measured them.
+    /// How much training shared trunks saved, e.g. `Shared trunks: 12 runs continued from a
+    /// trunk; 2,310 steps trained instead of 4,690 (51% saved).` (nil when none did).
+    public var trunkLine: String? {
+        guard steps.shared > 0 else { return nil }
+        return "Shared trunks: \(steps.branched) runs continued from a trunk; \(steps.total - steps.shared) steps trained instead of \(steps.total)"
+            + String(format: " (%.0f%% saved).", 100 * Double(steps.shared) / Double(max(steps.total, 1)))
+    }
+
     public func markdown() -> String {
         var out = "## \(experiment)\n\nTest accuracy (%), mean ± std over seeds; budgets as fractions of the full budget; best per budget in bold.\n\n"
         out += table(accuracy, scale: 100, digits: 2, bold: bestByBudget)
+        if let trunkLine { out += "\n" + trunkLine + "\n" }
         if gradNorm.values.contains(where: { $0.values.contains { $0.count > 0 } }) {
             out += "\nFull-batch gradient norm at the end of training (budgeted convergence), mean ± std.\n\n"
             out += table(gradNorm, scale: 1, digits: 4, bold: [:])

@@ -77,7 +77,8 @@ public final class Sweep {
         defer { withExtendedLifetime(locks) {} }
         lock = locks.last
         let shard = settings.shard
-        let cells = shard.map { plan.shard($0.index, of: $0.count) } ?? plan.cells
+        let trunks = runner.trunks
+        let cells = shard.map { plan.shard($0.index, of: $0.count) { trunks.trunks[$0.run] ?? $0.run } } ?? plan.cells
         runner.owner = shard.map { "shard \($0) on \(ProcessInfo.processInfo.hostName)" } ?? "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
         if settings.resume || shard != nil {
             try identity.check(against: directory)
@@ -98,10 +99,14 @@ public final class Sweep {
         if pending.count < cells.count {
             progress?.note("\(plan.name)\(shard.map { " shard \($0)" } ?? ""): resuming, \(cells.count - pending.count) of \(cells.count) runs already finished")
         }
-        if settings.jobs > 1 || settings.runTimeout != nil, !pending.isEmpty {
-            try runInWorkers(pending)
-        } else {
-            try runHere(pending)
+        // Trunks first: their branches continue from the checkpoints they leave.
+        let phases = [pending.filter { trunks.isTrunk($0.run) }, pending.filter { !trunks.isTrunk($0.run) }]
+        for phase in phases where !phase.isEmpty && !StopRequest.isRequested {
+            if settings.jobs > 1 || settings.runTimeout != nil {
+                try runInWorkers(phase)
+            } else {
+                try runHere(phase)
+            }
         }
         let finished = cells.filter { records[$0.run] != nil }.count
         let summary: String

@@ -100,6 +100,50 @@ final class StepRecorder: TrainingObserver {
         #expect(try #require(resumed.trainedModel).stateArrays() == expectedWeights)
     }
 
+    /// A run that shares its first steps with a longer one (a WSD schedule's stable phase)
+    /// follows it as a branch of the trunk and continues from the trunk's checkpoint: every
+    /// step, evaluation and weight is that of the run trained on its own.
+    @Test(arguments: [0.2, 0.5])
+    func branchFromATrunkEqualsTheIndependentRun(decay: Double) throws {
+        let optimizer = try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4)
+        func wsd(_ steps: Int) throws -> RunSpec {
+            var s = spec(optimizer: optimizer)
+            s.budget = .iterations(steps)
+            s.fullBudget = .iterations(60)
+            s.schedule = try WarmupStableDecaySchedule(decay: decay)
+            return s
+        }
+        let (expected, expectedSteps, expectedWeights) = try uninterrupted(wsd(30))
+        // Stable until p > 1 − decay: the 30-step run's rate starts to fall after step ⌊30·(1 − decay)⌋.
+        let shared = Int((30 * (1 - decay)).rounded(.down)) + 1
+
+        let sink = MemorySink()
+        let early = StepRecorder()
+        let trunk = Trainer(spec: try wsd(60))
+        trunk.branches = [Trainer.Branch(spec: try wsd(30), steps: shared, observer: early, sink: sink)]
+        let trunkResult = try trunk.run()
+        #expect(trunkResult.steps == 60)
+        #expect(sink.states.count == 1)
+        #expect(early.steps.count == shared)
+
+        let late = StepRecorder()
+        let branch = Trainer(spec: try wsd(30), observer: late)
+        branch.resumeState = sink.states.first
+        let result = try branch.run()
+        #expect(result.trunkSteps == shared)
+        let steps = early.steps + late.steps
+        #expect(steps.map(\.step) == expectedSteps.steps.map(\.step))
+        #expect(steps.map(\.loss) == expectedSteps.steps.map(\.loss))
+        #expect(steps.map(\.lr) == expectedSteps.steps.map(\.lr))
+        let encoder = JSONEncoder.exact
+        #expect(try encoder.encode(early.evaluations + late.evaluations) == encoder.encode(expectedSteps.evaluations))
+        #expect(try encoder.encode(result.evaluations) == encoder.encode(expected.evaluations))
+        #expect(result.trainLoss == expected.trainLoss)
+        #expect(result.testAccuracy == expected.testAccuracy)
+        #expect(result.gradNorm == expected.gradNorm)
+        #expect(try #require(branch.trainedModel).stateArrays() == expectedWeights)
+    }
+
     @Test func stateNamesFollowPyTorch() throws {
         var rng = RandomGenerator(seed: 1)
         let block = Sequential([try Conv2d(inChannels: 1, outChannels: 2, kernel: 3, padding: 1, rng: &rng), try BatchNorm(channels: 2, kind: .twoD)])

@@ -447,3 +447,31 @@ private func reporting(_ name: String, _ read: @escaping @Sendable (ScheduleCont
         #expect(try TruncatedSchedule(StepSchedule()).summary == "truncated(step)")
     }
 }
+
+/// WSD with its warm-up counted on the full budget and its cooldown in steps.
+@Suite struct WarmupStableDecayLengthTests {
+    func values(_ s: WarmupStableDecaySchedule, budget: Int, full: Int) throws -> [Double] {
+        try (0..<budget).map { step in
+            try s.checkedMultiplier(at: Double(step) / Double(budget), context: ScheduleContext(
+                step: step, budget: budget, fullBudget: full, epoch: 0, stepsPerEpoch: budget, baseLearningRate: 1))
+        }
+    }
+
+    func close(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-12 } }
+
+    @Test func warmupOfTheFullBudgetIsTheSameAtEveryBudget() throws {
+        let s = try WarmupStableDecaySchedule(warmup: .fraction(0.1), decay: .fraction(0.5))
+        // 10% of a 40-step full budget: 4 warm-up steps whatever the run's own budget.
+        #expect(close(try values(s, budget: 10, full: 40), [0.25, 0.5, 0.75, 1, 1, 1, 0.8, 0.6, 0.4, 0.2]))
+        #expect(try Array(values(s, budget: 40, full: 40).prefix(5)) == [0.25, 0.5, 0.75, 1, 1])
+    }
+
+    @Test func cooldownInStepsEndsEveryBudgetAlike() throws {
+        let s = try WarmupStableDecaySchedule(warmup: .steps(2), decay: .steps(4), shape: .linear)
+        #expect(close(try values(s, budget: 8, full: 8), [0.5, 1, 1, 1, 1, 0.75, 0.5, 0.25]))
+        #expect(close(try Array(values(s, budget: 20, full: 8).suffix(4)), [1, 0.75, 0.5, 0.25]))
+        #expect(s.summary == "wsd(warmup_steps=2, decay_steps=4)")
+        #expect(throws: EngineError.self) { try WarmupStableDecaySchedule(warmup: .fraction(1)) }
+        #expect(throws: EngineError.self) { try WarmupStableDecaySchedule(decay: .steps(0)) }
+    }
+}

@@ -166,7 +166,8 @@ import Testing
     @Test func failedRunsAreTriedAgainOnResume() throws {
         let dir = try TemporaryDirectory()
         // Under BREAK the schedule returns NaN once the check's five calls are past.
-        let script = ExperimentCommandTests.gridScript().replacingOccurrences(
+        // (Without trunks, which would evaluate the schedule while planning.)
+        let script = ExperimentCommandTests.gridScript(extra: "share_trunks = false,").replacingOccurrences(
             of: "return 1 - p", with: "calls = (calls or 0) + 1 if os.getenv('BREAK') and calls > 5 then return 0/0 end return 1 - p")
         try dir.write("grid.lua", script)
         let broken = try runBudgetrain(["run", "grid.lua", "--quiet", "--jobs", "2"], in: dir.path, environment: ["BREAK": "1"])
@@ -182,7 +183,7 @@ import Testing
         let dir = try TemporaryDirectory()
         // The schedule hangs once the check's five calls are past; a run timeout (long here)
         // puts every run in a worker, whose silence then gives it away.
-        let script = ExperimentCommandTests.gridScript().replacingOccurrences(
+        let script = ExperimentCommandTests.gridScript(extra: "share_trunks = false,").replacingOccurrences(
             of: "return 1 - p", with: "calls = (calls or 0) + 1 if calls > 5 then while true do end end return 1 - p")
         try dir.write("grid.lua", script.replacingOccurrences(of: "seeds = { 1, 2 }", with: "seeds = { 1 }"))
         let started = Date()

@@ -158,3 +158,20 @@ struct RecentLossWindow {
         self.filled = filled
     }
 }
+
+extension RunSpec {
+    /// Steps in one epoch of this run's training data.
+    public var stepsPerEpoch: Int { (train.count + max(batchSize, 1) - 1) / max(batchSize, 1) }
+
+    /// Steps in this run's budget (nil for a wall-clock budget).
+    public var budgetSteps: Int? { budget.steps(perEpoch: stepsPerEpoch) }
+
+    /// The learning rate of step `step` (within the budget), exactly as the trainer computes
+    /// it; nil for a wall-clock budget, whose rates depend on time.
+    public func plannedLearningRate(at step: Int) throws -> Double? {
+        let plan = RunPlan(spec: self, perEpoch: stepsPerEpoch)
+        guard let steps = plan.budgetSteps, step >= 0, step < steps else { return nil }
+        let base = optimizer.learningRate
+        return base * (try schedule.checkedMultiplier(at: Double(step) / Double(steps), context: plan.context(step: step, baseLearningRate: base)))
+    }
+}

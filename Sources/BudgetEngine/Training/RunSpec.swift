@@ -139,6 +139,8 @@ public struct RunResult: Sendable {
     public var firstStepTime: Double?
     /// The step a resumed run continued from (nil for a run trained from its start).
     public var resumedFromStep: Int?
+    /// Steps of this run that a trunk it shared them with trained (nil: none).
+    public var trunkSteps: Int?
 }
 
 /// Receives a run's state at its checkpoints (the experiment layer writes it to a file).

@@ -18,6 +18,29 @@ public final class Trainer {
     nonisolated(unsafe) public var stopRequested = false
     /// The model as the last `run()` left it (for saving or inspecting it afterwards).
     public private(set) var trainedModel: Layer?
+    /// Runs that share their first steps with this one (see `Branch`); ignored when the run
+    /// resumes from a checkpoint (their accounts from before it are not there).
+    public var branches: [Branch] = []
+
+    /// A run that shares its first `steps` steps with the one being trained: the same initial
+    /// weights, data order and settings, and the same learning rate at each of those steps
+    /// (its schedule planned for its own budget). The trainer keeps the branch's accounts
+    /// (its progress, evaluations, metrics) alongside its own, and after `steps` steps hands
+    /// the branch's state to `sink`: a checkpoint from which the branch continues on its own,
+    /// bit for bit as if it had trained from the start.
+    public struct Branch {
+        public var spec: RunSpec
+        public var steps: Int
+        public var observer: TrainingObserver?
+        public var sink: CheckpointSink
+
+        public init(spec: RunSpec, steps: Int, observer: TrainingObserver?, sink: CheckpointSink) {
+            self.spec = spec
+            self.steps = steps
+            self.observer = observer
+            self.sink = sink
+        }
+    }
 
     public init(spec: RunSpec, observer: TrainingObserver? = nil) {
         self.spec = spec
@@ -35,6 +58,7 @@ public final class Trainer {
         var instruments = Instrumentation()
         var checkpoints = CheckpointClock(policy: spec.checkpoint, reached: run.plan.reached(steps: run.step, elapsed: clock.elapsed), elapsed: clock.elapsed)
         var status = RunStatus.ok
+        var followers = resumedFrom == nil ? branches.map { BranchFollower($0, perEpoch: run.plan.perEpoch, model: run.model) } : []
 
         while let progress = run.plan.progress(step: run.step, elapsed: clock.elapsed) {
             if stopRequested || StopRequest.isRequested {
@@ -55,12 +79,13 @@ public final class Trainer {
             if let record = try clock.paused({ try instruments.excludingGEMM { try run.evaluateIfDue(at: reached) } }) {
                 observer?.didEvaluate(record)
             }
+            if !followers.isEmpty { try follow(&followers, run: run, learningRate: lr, clock: &clock, instruments: &instruments) }
             if checkpointSink != nil, reached < 1, checkpoints.due(at: reached, elapsed: clock.elapsed) {
                 try saveCheckpoint(run, clock: &clock)
             }
         }
         // A wall-clock run still owes its final evaluation.
-        if status == .ok, !run.evaluatedAtEnd, let record = try run.evaluateIfDue(at: 1) { observer?.didEvaluate(record) }
+        if status == .ok, !run.ledger.evaluatedAtEnd, let record = try run.evaluateIfDue(at: 1) { observer?.didEvaluate(record) }
         return result(of: run, status: status, seconds: clock.elapsed, instruments: instruments, resumed: resumedFrom != nil)
     }
 
@@ -74,16 +99,57 @@ public final class Trainer {
         let last = run.evaluations.last(where: { $0.testAccuracy != nil })
         var message: String?
         if status == .diverged {
-            message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.lastLearningRate))"
+            message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.ledger.lastLearningRate))"
         }
         return RunResult(
-            status: status, steps: run.step, seconds: seconds, finalLearningRate: run.lastLearningRate,
-            trainLoss: run.recentLosses.mean, testLoss: last?.testLoss, testAccuracy: last?.testAccuracy,
+            status: status, steps: run.step, seconds: seconds, finalLearningRate: run.ledger.lastLearningRate,
+            trainLoss: run.ledger.recentLosses.mean, testLoss: last?.testLoss, testAccuracy: last?.testAccuracy,
             gradNorm: run.evaluations.last(where: { $0.gradNorm != nil })?.gradNorm,
             evaluations: run.evaluations, message: message,
             scheduleSeconds: Double(instruments.scheduleNanoseconds) / 1e9,
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
-            resumedFromStep: resumed ? resumeStep : nil)
+            resumedFromStep: resumed ? resumeStep : nil,
+            trunkSteps: resumeState?.info["run.trunk_steps"].flatMap { Int($0) })
+    }
+
+    /// Keeps the accounts of the branches still on the trunk for the step just taken; hands
+    /// each its checkpoint when it reaches its branch point.
+    private func follow(
+        _ followers: inout [BranchFollower], run: TrainingRun, learningRate lr: Double, clock: inout RunClock,
+        instruments: inout Instrumentation
+    ) throws {
+        let elapsed = clock.elapsed
+        for i in followers.indices {
+            let f = followers[i]
+            f.ledger.recordStep(loss: run.lastLoss, learningRate: lr)
+            f.branch.observer?.didStep(StepRecord(
+                step: run.step - 1, progress: Double(run.step - 1) / Double(f.budgetSteps), epoch: (run.step - 1) / run.plan.perEpoch,
+                learningRate: lr, loss: run.lastLoss, budgetSteps: f.budgetSteps, elapsed: elapsed))
+            let reached = Double(run.step) / Double(f.budgetSteps)
+            if let record = try clock.paused({ try instruments.excludingGEMM { try run.evaluateIfDue(at: reached, for: &f.ledger) } }) {
+                f.branch.observer?.didEvaluate(record)
+            }
+            if run.step == f.branch.steps {
+                var state = try run.capture(ledger: f.ledger, elapsed: elapsed)
+                state.info["run.trunk_steps"] = String(f.branch.steps)
+                try clock.paused { try f.branch.sink.save(state) }
+            }
+        }
+        followers.removeAll { $0.branch.steps <= run.step }
+    }
+
+    /// A branch and its accounts while it follows the trunk.
+    private final class BranchFollower {
+        let branch: Branch
+        var ledger: RunLedger
+        let budgetSteps: Int
+
+        init(_ branch: Branch, perEpoch: Int, model: Layer) {
+            self.branch = branch
+            let plan = RunPlan(spec: branch.spec, perEpoch: perEpoch)
+            ledger = RunLedger(spec: branch.spec, plan: plan, model: model)
+            budgetSteps = max(plan.budgetSteps ?? 1, 1)
+        }
     }
 
     private var resumeStep: Int? { resumeState.flatMap { $0.info["run.step"] }.flatMap { Int($0) } }

@@ -18,15 +18,14 @@ final class TrainingRun {
     private let testEvaluator: Evaluator?
     private let trainEvaluator: Evaluator?
 
-    private(set) var step = 0
-    private(set) var points: EvaluationPoints
-    private(set) var evaluations: [EvaluationRecord] = []
-    private(set) var recentLosses: RecentLossWindow
-    private var lossSinceEvaluation = (sum: 0.0, count: 0)
-    private(set) var evaluatedAtEnd = false
-    private(set) var lastLearningRate = 0.0
+    /// The run's own accounts: step, evaluations, recent losses.
+    private(set) var ledger: RunLedger
+    var step: Int { ledger.step }
+    var evaluations: [EvaluationRecord] { ledger.evaluations }
     /// The loss of the last step taken.
     private(set) var lastLoss = 0.0
+    /// The last measurement, reused when several runs of a trunk evaluate at the same step.
+    private var lastMeasurement: (step: Int, test: Bool, gradNorm: Bool, record: EvaluationRecord)?
 
     init(spec: RunSpec) throws {
         try spec.budget.validate()
@@ -51,9 +50,7 @@ final class TrainingRun {
         let evaluationBatch = max(spec.batchSize, 256)
         testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
         trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: evaluationBatch)
-        points = EvaluationPoints(evaluateAt: spec.evaluateAt, gradNormAt: spec.gradNormAt)
-        // The last 10% of the steps, but at most 10,000 (a huge budget must not allocate its size).
-        recentLosses = RecentLossWindow(capacity: min(10_000, max(1, (plan.budgetSteps ?? 1000) / 10)))
+        ledger = RunLedger(spec: spec, plan: plan, model: model)
     }
 
     /// The learning rate of the next step, at progress `p`.
@@ -68,93 +65,73 @@ final class TrainingRun {
         iterator.next()
         let output = try model.forward(iterator.inputs)
         let batchLoss = try loss.forward(output, labels: iterator.labels)
-        lastLearningRate = lr
         lastLoss = batchLoss
-        guard batchLoss.isFinite else { return false }
+        guard batchLoss.isFinite else {
+            ledger.recordDivergence(learningRate: lr)
+            return false
+        }
         _ = try model.backward(loss.backward())
         optimizer.step(learningRate: Float(lr))
-        recentLosses.add(batchLoss)
-        lossSinceEvaluation.sum += batchLoss
-        lossSinceEvaluation.count += 1
-        step += 1
+        ledger.recordStep(loss: batchLoss, learningRate: lr)
         return true
     }
 
     /// Evaluates whatever is due at progress `p`; returns the record, if anything was due.
     func evaluateIfDue(at p: Double) throws -> EvaluationRecord? {
-        let due = points.due(at: p)
-        guard due.test || due.gradNorm else { return nil }
-        var record = EvaluationRecord(step: step, progress: p)
-        if lossSinceEvaluation.count > 0 { record.trainLoss = lossSinceEvaluation.sum / Double(lossSinceEvaluation.count) }
-        lossSinceEvaluation = (0, 0)
-        if due.test, let testEvaluator {
+        try evaluateIfDue(at: p, for: &ledger)
+    }
+
+    /// Evaluates what `ledger` (this run's, or a branch's of a trunk) has due at progress `p`.
+    func evaluateIfDue(at p: Double, for ledger: inout RunLedger) throws -> EvaluationRecord? {
+        guard var due = ledger.evaluationDue(at: p) else { return nil }
+        try measure(&due.record, test: due.test, gradNorm: due.gradNorm)
+        ledger.append(due.record)
+        return due.record
+    }
+
+    /// Fills in the measurements of `record` at the current weights (the same step's are
+    /// measured once, whichever runs ask for them). Reads nothing of `ledger`, which the
+    /// caller may be changing.
+    private func measure(_ record: inout EvaluationRecord, test: Bool, gradNorm: Bool) throws {
+        if let last = lastMeasurement, last.step == record.step, last.test || !test, last.gradNorm || !gradNorm {
+            if test { (record.testLoss, record.testAccuracy) = (last.record.testLoss, last.record.testAccuracy) }
+            if gradNorm { record.gradNorm = last.record.gradNorm }
+            return
+        }
+        if test, let testEvaluator {
             let (l, a) = try testEvaluator.evaluate(model, loss: loss)
             record.testLoss = l
             record.testAccuracy = a
         }
-        if due.gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
-        evaluations.append(record)
-        if p >= 1 { evaluatedAtEnd = true }
-        return record
+        if gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
+        lastMeasurement = (record.step, test, gradNorm, record)
     }
 
     // MARK: Checkpoints
 
     /// The whole state after `step` steps and `elapsed` seconds of training.
-    func capture(elapsed: Double) throws -> TrainingState {
+    func capture(elapsed: Double) throws -> TrainingState { try capture(ledger: ledger, elapsed: elapsed) }
+
+    /// The state of the run `ledger` keeps account of (this run, or a branch of its trunk):
+    /// the weights and optimizer state, which the runs of a trunk share, and the ledger's own.
+    func capture(ledger: RunLedger, elapsed: Double) throws -> TrainingState {
         var state = TrainingState(arrays: try model.stateArrays())
         let optimizerState = optimizer.state()
         let (arrays, info) = optimizerState.arrays(names: parameterNames, shapes: optimizer.parameters.map(\.value.shape))
-        state.arrays.merge(arrays) { a, _ in a }
-        state.info.merge(info) { a, _ in a }
-        state.arrays["run.recent_losses"] = NamedArray(shape: [recentLosses.values.count], values: .float64(recentLosses.values))
-        let evaluationsJSON = try JSONEncoder.exact.encode(evaluations)
-        state.info.merge([
-            "run.step": String(step), "run.elapsed": "\(elapsed)",
-            "run.recent_next": String(recentLosses.next), "run.recent_filled": String(recentLosses.filled),
-            "run.loss_since_evaluation": "\(lossSinceEvaluation.sum)", "run.steps_since_evaluation": String(lossSinceEvaluation.count),
-            "run.evaluated_at_end": evaluatedAtEnd ? "1" : "0", "run.last_lr": "\(lastLearningRate)",
-            "run.evaluations": String(decoding: evaluationsJSON, as: UTF8.self),
-            "run.fingerprint": fingerprint,
-        ]) { a, _ in a }
+        let accounts = try ledger.state(elapsed: elapsed)
+        state.arrays.merge(arrays.merging(accounts.arrays) { a, _ in a }) { a, _ in a }
+        state.info.merge(info.merging(accounts.info) { a, _ in a }) { a, _ in a }
         return state
     }
 
     /// Continues from `state` (taken by `capture` of a run of the same spec); returns the
     /// training seconds it had run.
     func restore(_ state: TrainingState) throws -> Double {
-        guard state.info["run.fingerprint"] == fingerprint else {
-            throw EngineError.invalidArgument("checkpoint: it belongs to another run (\(state.info["run.fingerprint"] ?? "no fingerprint")); this run is \(fingerprint)")
-        }
-        let savedStep = try state.integer("run.step")
-        guard savedStep >= 0, plan.budgetSteps.map({ savedStep <= $0 }) ?? true else {
-            throw EngineError.invalidArgument("checkpoint: step \(savedStep) is outside this run's budget")
-        }
+        let elapsed = try ledger.restore(state)
         try model.loadStateArrays(state.arrays)
         try optimizer.load(OptimizerState(from: state, names: parameterNames, template: optimizer.state()))
-        guard case let .float64(window) = try state.array("run.recent_losses").values else {
-            throw EngineError.invalidArgument("checkpoint: 'run.recent_losses' must hold F64 values")
-        }
-        try recentLosses.restore(values: window, next: try state.integer("run.recent_next"), filled: try state.integer("run.recent_filled"))
-        lossSinceEvaluation = (try state.number("run.loss_since_evaluation"), try state.integer("run.steps_since_evaluation"))
-        evaluatedAtEnd = state.info["run.evaluated_at_end"] == "1"
-        lastLearningRate = try state.number("run.last_lr")
-        do {
-            evaluations = try JSONDecoder.exact.decode([EvaluationRecord].self, from: Data((state.info["run.evaluations"] ?? "[]").utf8))
-        } catch {
-            throw EngineError.invalidArgument("checkpoint: 'run.evaluations' does not read as a list of evaluations")
-        }
-        step = savedStep
         if step % plan.perEpoch != 0 { iterator.seek(epoch: step / plan.perEpoch, batch: step % plan.perEpoch) }
-        let elapsed = try state.number("run.elapsed")
-        _ = points.due(at: plan.reached(steps: step, elapsed: elapsed))
         return elapsed
-    }
-
-    /// What must agree between a checkpoint and the run resuming from it.
-    private var fingerprint: String {
-        "seed \(spec.seed), \(spec.budget) of \(plan.budgetSteps.map { "\($0) steps" } ?? "wall clock"), batch \(spec.batchSize), "
-            + "\(spec.train.count) training examples, \(model.summary) with \(model.parameterCount) parameters, \(spec.optimizer.description)"
     }
 
     // MARK: Input gradients

@@ -20,6 +20,7 @@ import Foundation
 ///   probes = { grad_norm = { 1.0 }, examples = 10000 },
 ///   vary = { lr = { 0.05, 0.1 } },               -- lr, batch_size, or any field the model factory reads
 ///   checkpoint = { every = 0.1 },                -- or { seconds = 600 } (the default), or false
+///   share_trunks = true,                         -- the default: runs sharing a beginning train it once
 /// }
 /// ```
 /// `schedules` is a table of name = schedule (run in name order) or a list of
@@ -28,7 +29,7 @@ import Foundation
 enum ExperimentBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
-        "eval_at", "probes", "vary", "checkpoint",
+        "eval_at", "probes", "vary", "checkpoint", "share_trunks",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -63,6 +64,10 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     /// Varied fields and their values, in plan order.
     let varied: [(name: String, values: [LuaValue])]
     let checkpoint: CheckpointPolicy
+    /// Whether runs that share their beginning train it once (`TrunkPlan`).
+    let shareTrunks: Bool
+    /// The trunks of the grid, found once (a worker process trains many of its cells).
+    private var trunkPlan: TrunkPlan?
     /// Where the declaration stands in the script, for messages.
     let position: String?
 
@@ -110,6 +115,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         }
         varied = try Self.readVaried(o)
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
+        shareTrunks = try o.boolean("share_trunks", default: true)
         do {
             plan = try ExperimentPlan(
                 name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,
@@ -169,10 +175,25 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         }
     }
 
+    /// The runner of this grid's cells in `directory`, trunks included.
+    func runner(directory: String) throws -> ExperimentRunner {
+        let runner = ExperimentRunner(plan: plan, directory: directory) { [self] in try spec(for: $0) }
+        if shareTrunks {
+            if trunkPlan == nil { trunkPlan = try TrunkPlan(plan: plan) { [self] in try spec(for: $0) } }
+            runner.trunks = trunkPlan ?? TrunkPlan()
+        }
+        return runner
+    }
+
     /// Runs one cell by name in `directory` (a worker process's job): its record, or nil when
     /// a stop request interrupted it. A name the grid does not have becomes a failed record.
     public func runCell(named run: String, observer: TrainingObserver?, directory: String) -> ResultRow? {
-        let runner = ExperimentRunner(plan: plan, directory: directory) { [self] in try spec(for: $0) }
+        let runner: ExperimentRunner
+        do { runner = try self.runner(directory: directory) } catch {
+            var row = ExperimentRunner.row(for: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0), experiment: plan.name)
+            row.extras["message"] = "\(error)"
+            return row
+        }
         guard let cell = plan.cells.first(where: { $0.run == run }) else {
             let unknown = ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0)
             return try? runner.recordFailure(unknown, message: "experiment '\(plan.name)' has no run named '\(run)' (did the script change?)")

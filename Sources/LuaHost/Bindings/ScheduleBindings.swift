@@ -47,10 +47,15 @@ enum ScheduleBindings {
             try HyperbolicTangentDecaySchedule(lower: o.number("lower", default: -6), upper: o.number("upper", default: 3))
         }
         try registry.schedule("schedule.rex", fields: []) { _ in REXSchedule() }
-        try registry.schedule("schedule.wsd", fields: ["decay", "shape"]) { o in
-            try WarmupStableDecaySchedule(
-                decay: o.number("decay", default: 0.2),
-                shape: WarmupStableDecaySchedule.Cooldown(named: o.string("shape", default: "linear")))
+        try registry.schedule("schedule.wsd", fields: WarmupStableDecayFields.names) { o in
+            try WarmupStableDecayFields.schedule(o, shape: o.string("shape", default: "linear"))
+        }
+        // schedule.wsd_grid { decay = { 0.1, 0.2 }, shape = { "linear", "1-sqrt" }, warmup = 0.05 }:
+        // every combination as { name, schedule } pairs, for experiment{}'s schedules.
+        try registry.function("schedule.wsd_grid") { args in
+            let o = try args.options(1, fields: WarmupStableDecayFields.names)
+            try args.noMore(than: 1)
+            return try WarmupStableDecayFields.grid(o)
         }
         try registry.schedule("schedule.inverse_sqrt", fields: ["warmup"]) { o in
             try InverseSquareRootSchedule(warmup: o.number("warmup", default: 0.1))
@@ -177,5 +182,62 @@ extension LuaOptions {
     /// A schedule object or a Lua function in field `key` (nil when absent).
     public func schedule(_ key: String) throws -> Schedule? {
         try optional(key, "schedule or function") { state.schedule(at: $0) }
+    }
+}
+
+/// The fields of `schedule.wsd` and `schedule.wsd_grid`: `warmup` (a fraction of the full
+/// budget) or `warmup_steps`, `decay` (a fraction of the budget) or `decay_steps`, `shape`.
+enum WarmupStableDecayFields {
+    static let names = ["warmup", "warmup_steps", "decay", "decay_steps", "shape"]
+
+    static func schedule(_ o: LuaOptions, shape: String, decay fraction: Double? = nil, decaySteps: Int? = nil) throws -> WarmupStableDecaySchedule {
+        let warmupFraction = try o.number("warmup"), warmupSteps = try o.integer("warmup_steps")
+        guard warmupFraction == nil || warmupSteps == nil else { throw o.bad("warmup", "give warmup or warmup_steps, not both") }
+        let warmup: WarmupStableDecaySchedule.Length = warmupSteps.map { .steps($0) } ?? .fraction(warmupFraction ?? 0)
+        let decay: WarmupStableDecaySchedule.Length
+        if let decaySteps { decay = .steps(decaySteps) } else if let fraction { decay = .fraction(fraction) } else {
+            let f = try o.number("decay"), n = try o.integer("decay_steps")
+            guard f == nil || n == nil else { throw o.bad("decay", "give decay or decay_steps, not both") }
+            decay = n.map { .steps($0) } ?? .fraction(f ?? 0.2)
+        }
+        return try WarmupStableDecaySchedule(warmup: warmup, decay: decay, shape: WarmupStableDecaySchedule.Cooldown(named: shape))
+    }
+
+    /// Every combination of the listed decays (fractions or, with `decay_steps`, steps) and
+    /// shapes, named `wsd-<decay>-<shape>`, in the order given.
+    static func grid(_ o: LuaOptions) throws -> LuaValue {
+        let shapes = try o.withField("shape") { index -> [String] in
+            guard index != nil else { return ["linear"] }
+            if let one = try? o.string("shape") { return [one] }
+            return try o.strings("shape") ?? ["linear"]
+        }
+        let fractions = try o.withField("decay") { index -> [Double]? in
+            guard index != nil else { return nil }
+            if let one = try? o.number("decay") { return [one] }
+            return try o.numbers("decay")
+        }
+        let steps = try o.withField("decay_steps") { index -> [Int]? in
+            guard index != nil else { return nil }
+            if let one = try? o.integer("decay_steps") { return [one] }
+            return try o.numbers("decay_steps")?.map { x in
+                guard let n = Int(exactly: x) else { throw o.bad("decay_steps", "whole numbers of steps expected, got \(x)") }
+                return n
+            }
+        }
+        guard fractions == nil || steps == nil else { throw o.bad("decay", "give decay or decay_steps, not both") }
+        var pairs: [LuaValue] = []
+        for shape in shapes {
+            if let steps {
+                for n in steps {
+                    pairs.append(.array([.string("wsd-\(n)steps-\(shape)"), .object(ScheduleHandle(try schedule(o, shape: shape, decaySteps: n)))]))
+                }
+            } else {
+                for f in fractions ?? [0.2] {
+                    pairs.append(.array([.string("wsd-\(f.formatted)-\(shape)"), .object(ScheduleHandle(try schedule(o, shape: shape, decay: f)))]))
+                }
+            }
+        }
+        guard pairs.count <= 10_000 else { throw o.bad("decay", "\(pairs.count) schedules is more than a grid of 10,000") }
+        return .array(pairs)
     }
 }

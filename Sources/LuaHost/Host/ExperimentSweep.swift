@@ -19,7 +19,11 @@ struct ExperimentSweep {
         try declaration.check(in: host)
         host.checkReports.removeAll()
 
-        let runner = ExperimentRunner(plan: plan, directory: directory) { [declaration] in try declaration.spec(for: $0) }
+        let runner = try declaration.runner(directory: directory)
+        if runner.trunks.sharedSteps > 0 {
+            let t = runner.trunks
+            host.progress?.note("\(plan.name): \(t.trunks.count) runs branch from a shared trunk: \(t.totalSteps - t.sharedSteps) steps to train instead of \(t.totalSteps)")
+        }
         let sweep = Sweep(runner: runner, identity: identity(), settings: host.options.sweep)
         sweep.progress = host.progress
         sweep.afterLocalRun = { [host] in host.collectGarbage() }
@@ -40,6 +44,7 @@ struct ExperimentSweep {
             "test_data": declaration.test.map { "\($0.name), \($0.count) examples" } ?? "none",
             "eval_at": declaration.evaluateAt.map(\.formatted).joined(separator: ", "),
             "probes": "grad_norm at \(declaration.gradNormAt.map(\.formatted)), \(declaration.probeData?.count ?? declaration.train.count) examples",
+            "share_trunks": declaration.shareTrunks ? "true" : "false",
         ]
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
         return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)

@@ -132,4 +132,26 @@ public struct LuaOptions {
             return values
         }
     }
+
+    /// A list of strings `{"linear", "1-sqrt"}`.
+    public func strings(_ key: String) throws -> [String]? {
+        try withField(key) { index in
+            guard let index else { return nil }
+            guard state.type(at: index) == LUA_TTABLE else {
+                throw BindingError.badField(prefix + key, to: function, "table of strings expected, got \(state.typeName(at: index))")
+            }
+            let n = Int(lua_rawlen(state.L, index))
+            guard n <= 100_000 else { throw BindingError.badField(prefix + key, to: function, "a list of at most 100000 strings expected, got \(n)") }
+            var values: [String] = []
+            for k in 0..<n {
+                lua_rawgeti(state.L, index, lua_Integer(k + 1))
+                defer { state.pop() }
+                guard state.type(at: -1) == LUA_TSTRING, let x = state.string(at: -1) else {
+                    throw BindingError.badField(prefix + key, to: function, "string expected at index \(k + 1), got \(state.typeName(at: -1))")
+                }
+                values.append(x)
+            }
+            return values
+        }
+    }
 }
