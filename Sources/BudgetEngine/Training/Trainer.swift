@@ -76,7 +76,7 @@ public final class Trainer {
         if status == .diverged {
             message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.lastLearningRate))"
         }
-        return RunResult(
+        var result = RunResult(
             status: status, steps: run.step, seconds: seconds, finalLearningRate: run.lastLearningRate,
             trainLoss: run.recentLosses.mean, testLoss: last?.testLoss, testAccuracy: last?.testAccuracy,
             gradNorm: run.evaluations.last(where: { $0.gradNorm != nil })?.gradNorm,
@@ -84,6 +84,9 @@ public final class Trainer {
             scheduleSeconds: Double(instruments.scheduleNanoseconds) / 1e9,
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
             resumedFromStep: resumed ? resumeStep : nil)
+        let validated = run.evaluations.last(where: { $0.valAccuracy != nil })
+        (result.valLoss, result.valAccuracy) = (validated?.valLoss, validated?.valAccuracy)
+        return result
     }
 
     private var resumeStep: Int? { resumeState.flatMap { $0.info["run.step"] }.flatMap { Int($0) } }

@@ -17,6 +17,7 @@ final class TrainingRun {
     private let parameterNames: [String]
     private let testEvaluator: Evaluator?
     private let trainEvaluator: Evaluator?
+    private let validationEvaluator: Evaluator?
 
     private(set) var step = 0
     private(set) var points: EvaluationPoints
@@ -50,6 +51,7 @@ final class TrainingRun {
         baseLearningRate = spec.optimizer.learningRate
         let evaluationBatch = max(spec.batchSize, 256)
         testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
+        validationEvaluator = try spec.validation.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
         trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: evaluationBatch)
         points = EvaluationPoints(evaluateAt: spec.evaluateAt, gradNormAt: spec.gradNormAt)
         // The last 10% of the steps, but at most 10,000 (a huge budget must not allocate its size).
@@ -92,6 +94,7 @@ final class TrainingRun {
             record.testLoss = l
             record.testAccuracy = a
         }
+        if due.test, let validationEvaluator { (record.valLoss, record.valAccuracy) = try validationEvaluator.evaluate(model, loss: loss) }
         if due.gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
         evaluations.append(record)
         if p >= 1 { evaluatedAtEnd = true }
