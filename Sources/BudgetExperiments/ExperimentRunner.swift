@@ -133,6 +133,7 @@ extension ResultRow {
         testLoss = result.testLoss
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
+        (valLoss, valAccuracy) = (result.valLoss, result.valAccuracy)
         resumedFromStep = result.resumedFromStep
         if let m = result.message { extras["message"] = m }
     }
