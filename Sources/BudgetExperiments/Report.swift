@@ -43,6 +43,7 @@ public enum ExperimentReport {
             charts.append(("loss-budget-\(largest.formatted)", curveChart(s, runs: runs, budget: largest, key: "loss", title: "Training loss, budget \(largest.formatted)", yLabel: "minibatch loss (smoothed)", smooth: true, logY: true)))
             charts.append(("grad-norm", gradNormChart(s, runs: runs, budget: largest)))
         }
+        charts += s.bestRate?.charts().map { ($0.name, $0.chart) } ?? []
         return charts.map { (file: "\(s.experiment)-\($0.0).svg", chart: $0.1) }
     }
 
@@ -51,6 +52,7 @@ public enum ExperimentReport {
         for s in summaries {
             body += "<h2>\(escape(s.experiment))</h2>\n"
             body += tableHTML(s)
+            body += s.bestRate?.html() ?? ""
             body += "<div class=\"charts\">\n"
             for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"

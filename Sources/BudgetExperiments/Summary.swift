@@ -22,6 +22,8 @@ public struct ExperimentSummary: Sendable {
     /// Statistics by schedule, then budget; absent where no run of that cell is recorded.
     public var accuracy: [String: [Double: CellStatistics]]
     public var gradNorm: [String: [Double: CellStatistics]]
+    /// Each schedule at its best learning rate, when the experiment varied `lr`.
+    public var bestRate: BestRateTable?
 
     /// Groups rows of one experiment. Configurations are listed in the order of
     /// `scheduleOrder` (the order the experiment declared its schedules), then as they first
@@ -56,6 +58,7 @@ public struct ExperimentSummary: Sendable {
         }
         accuracy = statistics(\.testAccuracy)
         gradNorm = statistics(\.gradNorm)
+        bestRate = BestRateTable(experiment: experiment, rows: mine, order: schedules)
     }
 
     /// Experiments named in `rows`, in order of appearance.
@@ -84,6 +87,7 @@ public struct ExperimentSummary: Sendable {
             out += "\nFull-batch gradient norm at the end of training (budgeted convergence), mean ± std.\n\n"
             out += table(gradNorm, scale: 1, digits: 4, bold: [:])
         }
+        if let bestRate { out += "\n" + bestRate.markdown() }
         return out
     }
 
