@@ -72,7 +72,8 @@ public struct RangeTestReport {
         case .lossExploded:
             return "stopped at step \(last?.step ?? 0) (lr \(Self.text(last?.learningRate ?? .nan))): the smoothed loss exceeded \(settings.divergenceFactor.formatted)× its minimum"
         case .lossNotFinite:
-            return "stopped at step \(result.points.count) (lr \(Self.text(LearningRateRangeTest.rates(settings)[min(result.points.count, settings.steps - 1)]))): the loss was not finite"
+            let rates = LearningRateRangeTest.rates(settings), step = result.points.count
+            return "stopped at step \(step) (lr \(Self.text(rates.indices.contains(step) ? rates[step] : .nan))): the loss was not finite"
         }
     }
 

@@ -34,6 +34,8 @@ import TestSupport
         #expect(text.contains("exceeded 4× its minimum"))
         let falling = try report([1.0, 0.9, 0.8])
         #expect(falling.summaryLines.joined().contains("still falling at the largest rate"))
+        let notFinite = try report([1.0, 0.9], steps: 4)
+        #expect(notFinite.summaryLines.contains("stopped at step 2 (lr 0.04642): the loss was not finite"), "\(notFinite.summaryLines)")
         let none = try report([], steps: 3)
         #expect(none.result.suggestion == nil)
         #expect(none.summaryLines.joined().contains("no step was recorded"))
