@@ -43,12 +43,15 @@ public struct ResultRow: Sendable, Equatable, Codable {
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
 /// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
 /// val_loss, val_accuracy`. Missing values (no test set, a diverged loss) are empty cells.
+/// Files written before the columns after `grad_norm` existed read back without them.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
         "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
         "val_loss", "val_accuracy",
     ]
+    /// The columns every results file has had (up to `grad_norm`); the rest were added later.
+    static let firstColumnCount = 14
 
     public let path: String
     public let extraColumns: [String]
@@ -103,7 +106,10 @@ public struct ResultsTable {
         var lines = CSV.parse(text)
         guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
         let header = lines.removeFirst()
-        guard Array(header.prefix(columns.count)) == columns else {
+        // Files written before the later columns (val_loss, ...) existed lack them: the fixed
+        // columns are the longest prefix of `columns` the header starts with.
+        let fixed = zip(header, columns).prefix { $0 == $1 }.count
+        guard fixed >= firstColumnCount else {
             throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
         }
         var rows: [ResultRow] = []
@@ -112,13 +118,13 @@ public struct ResultsTable {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): \(cells.count) cells, header has \(header.count)")
             }
             func double(_ k: Int) -> Double? { cells[k].isEmpty ? nil : Double(cells[k]) }
-            func double(named column: String) -> Double? { header.firstIndex(of: column).flatMap(double) }
+            func double(named column: String) -> Double? { header.prefix(fixed).firstIndex(of: column).flatMap(double) }
             guard let budget = double(3), let seed = UInt64(cells[5]), let status = RunStatus(rawValue: cells[6]),
                   let steps = Int(cells[7]) else {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
             }
             var extras: [String: String] = [:]
-            for k in columns.count..<header.count { extras[header[k]] = cells[k] }
+            for k in fixed..<header.count { extras[header[k]] = cells[k] }
             var row = ResultRow(
                 experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
                 seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,

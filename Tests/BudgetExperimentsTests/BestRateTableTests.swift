@@ -134,5 +134,14 @@ import TestSupport
         #expect(back.map(\.valAccuracy) == [0.70, 0.72])
         for (a, b) in zip(back.map(\.valLoss), rows.prefix(2).map(\.valLoss)) { #expect(abs((a ?? 0) - (b ?? 1)) < 1e-9) }
         #expect(back[0].extras["lr"] == "0.03")
+        // A file from before the validation columns still reads, without them.
+        let old = ResultsTable.columns.prefix(14).joined(separator: ",") + ",lr,message\n"
+            + "e,linear-b1-s1,linear,1,10,1,ok,10,0.5,0.01,0.1,0.2,0.9,,0.03,\n"
+        try old.write(toFile: dir + "/old.csv", atomically: true, encoding: .utf8)
+        let oldRows = try ResultsTable.read(path: dir + "/old.csv").rows
+        #expect(oldRows.count == 1 && oldRows[0].valAccuracy == nil && oldRows[0].testAccuracy == 0.9)
+        #expect(oldRows[0].extras == ["lr": "0.03", "message": ""])
+        try "experiment,run,schedule\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        #expect(throws: EngineError.self) { try ResultsTable.read(path: dir + "/bad.csv") }
     }
 }
