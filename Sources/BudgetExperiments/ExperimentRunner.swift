@@ -151,6 +151,7 @@ extension ResultRow {
         testLoss = result.testLoss
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
+        (valLoss, valAccuracy) = (result.valLoss, result.valAccuracy)
         resumedFromStep = result.resumedFromStep
         trunkSteps = result.trunkSteps
         if let m = result.message { extras["message"] = m }

@@ -19,7 +19,9 @@ import Foundation
 /// count, which a checkpoint records: a run resumed from that checkpoint cuts the file back
 /// to it, so no line is lost or doubled. With `events`, the same points also go to a
 /// TensorBoard event file (tags `train/lr`, `train/loss`, `eval/train_loss`, `eval/test_loss`,
-/// `eval/test_accuracy`, `eval/grad_norm`), cut back the same way.
+/// `eval/test_accuracy`, `eval/grad_norm`, `eval/val_loss`, `eval/val_accuracy`), cut back
+/// the same way. Evaluation lines carry `val_loss` and `val_accuracy` when the run has a
+/// validation set.
 public final class MetricsLog: TrainingObserver {
     public static let maxStepLines = 2000
 
@@ -114,6 +116,7 @@ public final class MetricsLog: TrainingObserver {
         append(Self.evaluationLine(r))
         let measured: [(String, Double?)] = [
             ("eval/train_loss", r.trainLoss), ("eval/test_loss", r.testLoss), ("eval/test_accuracy", r.testAccuracy), ("eval/grad_norm", r.gradNorm),
+            ("eval/val_loss", r.valLoss), ("eval/val_accuracy", r.valAccuracy),
         ]
         events?.scalars(step: r.step, measured.compactMap { tag, value in value.map { (tag, $0) } })
         next?.didEvaluate(r)
@@ -125,7 +128,8 @@ public final class MetricsLog: TrainingObserver {
 
     static func evaluationLine(_ r: EvaluationRecord) -> String {
         var line = "{\"event\":\"evaluation\",\"step\":\(r.step),\"progress\":\(number(r.progress))"
-        for (key, value) in [("train_loss", r.trainLoss), ("test_loss", r.testLoss), ("test_accuracy", r.testAccuracy), ("grad_norm", r.gradNorm)] {
+        for (key, value) in [("train_loss", r.trainLoss), ("test_loss", r.testLoss), ("test_accuracy", r.testAccuracy), ("grad_norm", r.gradNorm),
+                              ("val_loss", r.valLoss), ("val_accuracy", r.valAccuracy)] {
             if let value { line += ",\"\(key)\":\(number(value))" }
         }
         return line + "}\n"

@@ -49,6 +49,7 @@ public enum ExperimentReport {
             charts.append(("loss-budget-\(largest.formatted)", curveChart(s, runs: runs, budget: largest, key: "loss", title: "Training loss, budget \(largest.formatted)", yLabel: "minibatch loss (smoothed)", smooth: true, logY: true)))
             charts.append(("grad-norm", gradNormChart(s, runs: runs, budget: largest)))
         }
+        charts += s.bestRate?.charts().map { ($0.name, $0.chart) } ?? []
         return charts.map { (file: "\(s.experiment)-\($0.0).svg", chart: $0.1) }
     }
 
@@ -58,6 +59,7 @@ public enum ExperimentReport {
             body += "<h2>\(escape(s.experiment))</h2>\n"
             body += tableHTML(s)
             if let line = s.trunkLine { body += "<p>\(escape(line))</p>\n" }
+            body += s.bestRate?.html() ?? ""
             body += "<div class=\"charts\">\n"
             for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"

@@ -18,6 +18,9 @@ public struct ResultRow: Sendable, Equatable, Codable {
     public var testLoss: Double?
     public var testAccuracy: Double?
     public var gradNorm: Double?
+    /// Loss and accuracy on the validation set at the end, when the run had one.
+    public var valLoss: Double?
+    public var valAccuracy: Double?
     /// Extra columns (varied fields, then `message`), by name.
     public var extras: [String: String] = [:]
     /// The step its last process continued from, when it was resumed from a checkpoint (in
@@ -40,13 +43,17 @@ public struct ResultRow: Sendable, Equatable, Codable {
 /// The table is derived from the runs' records (see `RunFolder`) and rewritten whole.
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
-/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm`.
-/// Missing values (no test set, a diverged loss) are empty cells.
+/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
+/// val_loss, val_accuracy`. Missing values (no test set, a diverged loss) are empty cells.
+/// Files written before the columns after `grad_norm` existed read back without them.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
         "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
+        "val_loss", "val_accuracy",
     ]
+    /// The columns every results file has had (up to `grad_norm`); the rest were added later.
+    static let firstColumnCount = 14
 
     public let path: String
     public let extraColumns: [String]
@@ -82,7 +89,8 @@ public struct ResultsTable {
     func cells(of r: ResultRow) -> [String] {
         [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
          r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
-         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm)]
+         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm),
+         Self.number(r.valLoss), Self.number(r.valAccuracy)]
             + extraColumns.map { r.extras[$0] ?? "" }
     }
 
@@ -100,7 +108,10 @@ public struct ResultsTable {
         var lines = CSV.parse(text)
         guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
         let header = lines.removeFirst()
-        guard Array(header.prefix(columns.count)) == columns else {
+        // Files written before the later columns (val_loss, ...) existed lack them: the fixed
+        // columns are the longest prefix of `columns` the header starts with.
+        let fixed = zip(header, columns).prefix { $0 == $1 }.count
+        guard fixed >= firstColumnCount else {
             throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
         }
         var rows: [ResultRow] = []
@@ -109,16 +120,19 @@ public struct ResultsTable {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): \(cells.count) cells, header has \(header.count)")
             }
             func double(_ k: Int) -> Double? { cells[k].isEmpty ? nil : Double(cells[k]) }
+            func double(named column: String) -> Double? { header.prefix(fixed).firstIndex(of: column).flatMap(double) }
             guard let budget = double(3), let seed = UInt64(cells[5]), let status = RunStatus(rawValue: cells[6]),
                   let steps = Int(cells[7]) else {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
             }
             var extras: [String: String] = [:]
-            for k in columns.count..<header.count { extras[header[k]] = cells[k] }
-            rows.append(ResultRow(
+            for k in fixed..<header.count { extras[header[k]] = cells[k] }
+            var row = ResultRow(
                 experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
                 seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,
-                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras))
+                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras)
+            (row.valLoss, row.valAccuracy) = (double(named: "val_loss"), double(named: "val_accuracy"))
+            rows.append(row)
         }
         return (header, rows)
     }

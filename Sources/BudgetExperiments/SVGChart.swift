@@ -10,6 +10,11 @@ struct SVGChart {
         var points: [(x: Double, y: Double)]
         /// Lower and upper bound at each point's x (the envelope), if any.
         var band: [(x: Double, low: Double, high: Double)] = []
+        /// The palette colour to draw in (default: the series' position), so that two series
+        /// of one configuration can share a colour.
+        var colorIndex: Int?
+        /// Drawn dashed (e.g. test beside validation in the same colour).
+        var dashed = false
     }
 
     var title: String
@@ -53,7 +58,8 @@ struct SVGChart {
         svg += "<text transform=\"translate(14 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
 
         for (i, s) in series.enumerated() {
-            let color = Self.palette[i % Self.palette.count]
+            let color = Self.palette[(s.colorIndex ?? i) % Self.palette.count]
+            let dash = s.dashed ? " stroke-dasharray=\"5 3\"" : ""
             let band = s.band.filter { $0.low.isFinite && $0.high.isFinite && (!logX || $0.x > 0) && (!logY || $0.low > 0) }
             if band.count > 1 {
                 let upper = band.map { "\(f(px($0.x))),\(f(py($0.high)))" }
@@ -62,13 +68,13 @@ struct SVGChart {
             }
             let points = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) && (!logY || $0.y > 0) }
             if points.count > 1 {
-                svg += "<polyline points=\"\(points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"/>\n"
+                svg += "<polyline points=\"\(points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dash)/>\n"
             }
             if points.count <= 30 {
                 for p in points { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>" }
             }
             let ly = top + 8 + Double(i) * 16
-            svg += "<line x1=\"\(f(width - right + 10))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 28))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<line x1=\"\(f(width - right + 10))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 28))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>"
             svg += "<text x=\"\(f(width - right + 32))\" y=\"\(f(ly + 4))\">\(escape(s.name))</text>\n"
         }
         return svg + "</svg>"

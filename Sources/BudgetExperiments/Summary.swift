@@ -24,6 +24,8 @@ public struct ExperimentSummary: Sendable {
     public var gradNorm: [String: [Double: CellStatistics]]
     /// Steps of the runs that ended, and how many of them trunks trained (`TrunkPlan`).
     public var steps = (total: 0, shared: 0, branched: 0)
+    /// Each schedule at its best learning rate, when the experiment varied `lr`.
+    public var bestRate: BestRateTable?
 
     /// Groups rows of one experiment. Configurations are listed in the order of
     /// `scheduleOrder` (the order the experiment declared its schedules), then as they first
@@ -61,6 +63,7 @@ public struct ExperimentSummary: Sendable {
         let finished = mine.filter { $0.status != .failed }
         steps = (finished.reduce(0) { $0 + $1.steps }, finished.compactMap(\.trunkSteps).reduce(0, +),
                  finished.filter { ($0.trunkSteps ?? 0) > 0 }.count)
+        bestRate = BestRateTable(experiment: experiment, rows: mine, order: schedules)
     }
 
     /// Experiments named in `rows`, in order of appearance.
@@ -98,6 +101,7 @@ public struct ExperimentSummary: Sendable {
             out += "\nFull-batch gradient norm at the end of training (budgeted convergence), mean ± std.\n\n"
             out += table(gradNorm, scale: 1, digits: 4, bold: [:])
         }
+        if let bestRate { out += "\n" + bestRate.markdown() }
         return out
     }
 

@@ -47,7 +47,14 @@ import Testing
             usleep(UInt32(150_000 + rng.nextInt(below: 700_000)))
             // Every other round a worker dies first (its run is retried from its checkpoint),
             // then the whole sweep.
-            if round % 2 == 1, let worker = childProcesses(of: sweep.pid).first {
+            // (A slow machine may take a while to start the worker: wait for it, a little.)
+            var workers = childProcesses(of: sweep.pid)
+            let wait = Date().addingTimeInterval(5)
+            while round % 2 == 1, workers.isEmpty, Date() < wait, sweep.process.isRunning {
+                usleep(20_000)
+                workers = childProcesses(of: sweep.pid)
+            }
+            if round % 2 == 1, let worker = workers.first {
                 kill(worker, SIGKILL)
                 killedWorkers += 1
                 usleep(UInt32(50_000 + rng.nextInt(below: 300_000)))

@@ -26,6 +26,9 @@ public struct RunSpec {
     public var probeData: Dataset?
     /// When the run hands its state to the trainer's checkpoint sink.
     public var checkpoint: CheckpointPolicy = .none
+    /// Held-out examples evaluated at every test evaluation point, beside the test set: what a
+    /// tuning rule may look at (hyperparameters picked on the test set overstate its accuracy).
+    public var validation: Dataset?
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
@@ -112,6 +115,9 @@ public struct EvaluationRecord: Sendable, Codable {
     public var trainLoss: Double?
     /// Full-batch gradient norm, when a probe asked for it at this point.
     public var gradNorm: Double?
+    /// Loss and accuracy on the validation set (`RunSpec.validation`), when it has one.
+    public var valLoss: Double?
+    public var valAccuracy: Double?
 }
 
 /// The outcome of a run.
@@ -141,6 +147,9 @@ public struct RunResult: Sendable {
     public var resumedFromStep: Int?
     /// Steps of this run that a trunk it shared them with trained (nil: none).
     public var trunkSteps: Int?
+    /// Loss and accuracy on the validation set at the last evaluation that measured them.
+    public var valLoss: Double?
+    public var valAccuracy: Double?
 }
 
 /// Receives a run's state at its checkpoints (the experiment layer writes it to a file).

@@ -101,7 +101,7 @@ public final class Trainer {
         if status == .diverged {
             message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.ledger.lastLearningRate))"
         }
-        return RunResult(
+        var result = RunResult(
             status: status, steps: run.step, seconds: seconds, finalLearningRate: run.ledger.lastLearningRate,
             trainLoss: run.ledger.recentLosses.mean, testLoss: last?.testLoss, testAccuracy: last?.testAccuracy,
             gradNorm: run.evaluations.last(where: { $0.gradNorm != nil })?.gradNorm,
@@ -110,6 +110,9 @@ public final class Trainer {
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
             resumedFromStep: resumed ? resumeStep : nil,
             trunkSteps: resumeState?.info["run.trunk_steps"].flatMap { Int($0) })
+        let validated = run.evaluations.last(where: { $0.valAccuracy != nil })
+        (result.valLoss, result.valAccuracy) = (validated?.valLoss, validated?.valAccuracy)
+        return result
     }
 
     /// Keeps the accounts of the branches still on the trunk for the step just taken; hands

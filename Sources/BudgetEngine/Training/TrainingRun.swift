@@ -17,6 +17,7 @@ final class TrainingRun {
     private let parameterNames: [String]
     private let testEvaluator: Evaluator?
     private let trainEvaluator: Evaluator?
+    private let validationEvaluator: Evaluator?
 
     /// The run's own accounts: step, evaluations, recent losses.
     private(set) var ledger: RunLedger
@@ -49,6 +50,7 @@ final class TrainingRun {
         baseLearningRate = spec.optimizer.learningRate
         let evaluationBatch = max(spec.batchSize, 256)
         testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
+        validationEvaluator = try spec.validation.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
         trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: evaluationBatch)
         ledger = RunLedger(spec: spec, plan: plan, model: model)
     }
@@ -94,7 +96,10 @@ final class TrainingRun {
     /// caller may be changing.
     private func measure(_ record: inout EvaluationRecord, test: Bool, gradNorm: Bool) throws {
         if let last = lastMeasurement, last.step == record.step, last.test || !test, last.gradNorm || !gradNorm {
-            if test { (record.testLoss, record.testAccuracy) = (last.record.testLoss, last.record.testAccuracy) }
+            if test {
+                (record.testLoss, record.testAccuracy) = (last.record.testLoss, last.record.testAccuracy)
+                (record.valLoss, record.valAccuracy) = (last.record.valLoss, last.record.valAccuracy)
+            }
             if gradNorm { record.gradNorm = last.record.gradNorm }
             return
         }
@@ -103,6 +108,7 @@ final class TrainingRun {
             record.testLoss = l
             record.testAccuracy = a
         }
+        if test, let validationEvaluator { (record.valLoss, record.valAccuracy) = try validationEvaluator.evaluate(model, loss: loss) }
         if gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
         lastMeasurement = (record.step, test, gradNorm, record)
     }

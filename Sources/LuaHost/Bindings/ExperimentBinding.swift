@@ -53,6 +53,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     public let plan: ExperimentPlan
     let train: Dataset
     let test: Dataset?
+    let validation: Dataset?
     let probeData: Dataset?
     let model: ModelSource
     let makeLoss: () -> Loss
@@ -77,6 +78,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         let name = try o.required("name", "string") { o.state.string(at: $0) }
         position = o.state.position(level: 1)
         (train, test) = try TrainRequest.readData(o)
+        validation = try TrainRequest.readValidation(o)
         model = try ModelSource(o, host: host)
         if model.isModule {
             throw o.bad("model", "a module instance would carry its trained weights from run to run; pass a factory that builds the model, e.g. model = function(cfg) return nn.Sequential { ... } end")
@@ -153,6 +155,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             fullBudget: plan.fullBudget, schedule: schedule, seed: cell.seed, evaluateAt: evaluateAt,
             gradNormAt: gradNormAt, probeData: probeData)
         spec.checkpoint = checkpoint
+        spec.validation = validation
         return spec
     }
 

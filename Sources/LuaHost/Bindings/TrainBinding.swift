@@ -64,6 +64,8 @@ enum TrainBinding {
             ("train_loss", .number(.nan)),
             ("test_loss", hasTest ? .number(.nan) : .null),
             ("test_accuracy", hasTest ? .number(.nan) : .null),
+            ("val_loss", request.spec.validation != nil ? .number(.nan) : .null),
+            ("val_accuracy", request.spec.validation != nil ? .number(.nan) : .null),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             ("evaluations", .array([])),
         ])
@@ -79,6 +81,8 @@ enum TrainBinding {
             ("train_loss", .number(r.trainLoss)),
             ("test_loss", .optional(r.testLoss)),
             ("test_accuracy", .optional(r.testAccuracy)),
+            ("val_loss", .optional(r.valLoss)),
+            ("val_accuracy", .optional(r.valAccuracy)),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             // Time inside the schedule: what a Lua function schedule costs.
             ("schedule_seconds", .number(r.scheduleSeconds)),
@@ -93,6 +97,7 @@ enum TrainBinding {
                 ("step", .integer(e.step)), ("progress", .number(e.progress)),
                 ("train_loss", .optional(e.trainLoss)), ("test_loss", .optional(e.testLoss)),
                 ("test_accuracy", .optional(e.testAccuracy)),
+                ("val_loss", .optional(e.valLoss)), ("val_accuracy", .optional(e.valAccuracy)),
             ])
         })))
         return .record(fields)
@@ -143,6 +148,7 @@ struct TrainRequest {
             train: train, test: test, batchSize: batchSize, budget: budget, fullBudget: fullBudget,
             schedule: schedule, seed: UInt64(seed), evaluateAt: evaluateAt)
         spec.checkpoint = checkpoint.policy
+        spec.validation = try Self.readValidation(o)
     }
 
     /// `checkpoint = { every = f }` (a fraction of the budget), `{ seconds = s }` (of
@@ -181,7 +187,7 @@ struct TrainRequest {
             guard state.type(at: index) == LUA_TTABLE else {
                 throw o.mismatch("data", expected: "table { train = Dataset, test = Dataset } or Dataset")
             }
-            let sets = try LuaOptions(validating: index, state: state, function: o.function, fields: ["train", "test"], prefix: "data.")
+            let sets = try LuaOptions(validating: index, state: state, function: o.function, fields: dataFields, prefix: "data.")
             guard let train = try sets.object("train", as: DatasetHandle.self) else {
                 throw sets.mismatch("train", expected: "Dataset")
             }

@@ -47,6 +47,7 @@ struct ExperimentSweep {
             "share_trunks": declaration.shareTrunks ? "true" : "false",
         ]
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
+        if let v = declaration.validation { settings["validation_data"] = "\(v.name), \(v.count) examples" }
         return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
@@ -84,6 +85,7 @@ struct ExperimentSweep {
             "model": modelTree,
             "train_data": ["name": declaration.train.name, "examples": declaration.train.count, "shape": declaration.train.sampleShape],
             "test_data": declaration.test.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
+            "validation_data": declaration.validation.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
             "eval_at": declaration.evaluateAt,
             "probes": ["grad_norm": declaration.gradNormAt, "examples": declaration.probeData?.count ?? declaration.train.count],
             "checkpoint": ["every": declaration.checkpoint.fraction.map { $0 as Any } ?? NSNull(), "seconds": declaration.checkpoint.seconds.map { $0 as Any } ?? NSNull()],

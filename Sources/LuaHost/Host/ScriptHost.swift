@@ -90,6 +90,7 @@ public final class ScriptHost {
         try DataLoaderBindings.register(in: registry)
         try TrainBinding.register(in: registry, host: self)
         try ExperimentBinding.register(in: registry, host: self)
+        try LRFindBinding.register(in: registry, host: self)
         try registry.global("budgetrain", .record([
             ("version", .string(BudgetrainVersion.string)),
             ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
