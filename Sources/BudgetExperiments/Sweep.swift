@@ -189,7 +189,11 @@ public final class Sweep {
         var line = "\(row.run): \(row.status.rawValue)"
         if row.status != .failed { line += ", \(row.steps) steps in \(String(format: "%.1f", row.seconds)) s" }
         if let a = row.testAccuracy { line += String(format: ", test accuracy %.4f", a) }
-        if let step = row.resumedFromStep { line += " (resumed from step \(step))" }
+        if let step = row.trunkSteps, step == row.resumedFromStep {
+            line += " (continued from its trunk at step \(step))"
+        } else if let step = row.resumedFromStep {
+            line += " (resumed from step \(step))"
+        }
         if row.status != .ok, let m = row.extras["message"] { line += " (\(m.split(separator: "\n").first ?? ""))" }
         return line
     }
