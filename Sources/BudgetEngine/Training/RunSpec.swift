@@ -26,6 +26,8 @@ public struct RunSpec {
     public var probeData: Dataset?
     /// When the run hands its state to the trainer's checkpoint sink.
     public var checkpoint: CheckpointPolicy = .none
+    /// A weight average evaluated beside the model (EMA, SWA, LAWA); nil for none.
+    public var averaging: WeightAveraging?
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
@@ -112,6 +114,9 @@ public struct EvaluationRecord: Sendable, Codable {
     public var trainLoss: Double?
     /// Full-batch gradient norm, when a probe asked for it at this point.
     public var gradNorm: Double?
+    /// Test loss and accuracy of the weight average (`RunSpec.averaging`), once it has begun.
+    public var avgTestLoss: Double?
+    public var avgTestAccuracy: Double?
 }
 
 /// The outcome of a run.
@@ -139,6 +144,9 @@ public struct RunResult: Sendable {
     public var firstStepTime: Double?
     /// The step a resumed run continued from (nil for a run trained from its start).
     public var resumedFromStep: Int?
+    /// The weight average's test loss and accuracy at the last evaluation that measured them.
+    public var avgTestLoss: Double?
+    public var avgTestAccuracy: Double?
 }
 
 /// Receives a run's state at its checkpoints (the experiment layer writes it to a file).

@@ -52,6 +52,7 @@ public final class Trainer {
                 step: run.step - 1, progress: progress, epoch: (run.step - 1) / run.plan.perEpoch, learningRate: lr,
                 loss: run.lastLoss, budgetSteps: run.plan.budgetSteps, elapsed: clock.elapsed))
             let reached = run.plan.reached(steps: run.step, elapsed: clock.elapsed)
+            run.updateAverage(reached: reached)
             if let record = try clock.paused({ try instruments.excludingGEMM { try run.evaluateIfDue(at: reached) } }) {
                 observer?.didEvaluate(record)
             }
@@ -61,6 +62,7 @@ public final class Trainer {
         }
         // A wall-clock run still owes its final evaluation.
         if status == .ok, !run.evaluatedAtEnd, let record = try run.evaluateIfDue(at: 1) { observer?.didEvaluate(record) }
+        if status == .ok { try run.finish() }
         return result(of: run, status: status, seconds: clock.elapsed, instruments: instruments, resumed: resumedFrom != nil)
     }
 
@@ -72,6 +74,7 @@ public final class Trainer {
 
     private func result(of run: TrainingRun, status: RunStatus, seconds: Double, instruments: Instrumentation, resumed: Bool) -> RunResult {
         let last = run.evaluations.last(where: { $0.testAccuracy != nil })
+        let lastAveraged = run.evaluations.last(where: { $0.avgTestAccuracy != nil })
         var message: String?
         if status == .diverged {
             message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.lastLearningRate))"
@@ -83,7 +86,8 @@ public final class Trainer {
             evaluations: run.evaluations, message: message,
             scheduleSeconds: Double(instruments.scheduleNanoseconds) / 1e9,
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
-            resumedFromStep: resumed ? resumeStep : nil)
+            resumedFromStep: resumed ? resumeStep : nil,
+            avgTestLoss: lastAveraged?.avgTestLoss, avgTestAccuracy: lastAveraged?.avgTestAccuracy)
     }
 
     private var resumeStep: Int? { resumeState.flatMap { $0.info["run.step"] }.flatMap { Int($0) } }

@@ -17,6 +17,11 @@ final class TrainingRun {
     private let parameterNames: [String]
     private let testEvaluator: Evaluator?
     private let trainEvaluator: Evaluator?
+    /// The weight average the spec asks for (evaluated beside the model).
+    let average: WeightAverage?
+    /// Swaps evaluation weights (the optimizer's `x`, the average) into the model and back;
+    /// nil when there are none.
+    private let weightSwap: WeightSwap?
 
     private(set) var step = 0
     private(set) var points: EvaluationPoints
@@ -32,6 +37,7 @@ final class TrainingRun {
         try spec.budget.validate()
         try spec.fullBudget.validate()
         try spec.checkpoint.validate()
+        try spec.validateAveraging()
         self.spec = spec
         iterator = try BatchIterator(dataset: spec.train, batchSize: spec.batchSize, shuffle: true, seed: spec.seed, augment: true)
         plan = RunPlan(spec: spec, perEpoch: iterator.batchesPerEpoch)
@@ -48,6 +54,11 @@ final class TrainingRun {
         // Zeroed once here; from then on each optimizer step leaves them zero.
         for p in optimizer.parameters { p.gradient.zero() }
         baseLearningRate = spec.optimizer.learningRate
+        let trained = optimizer.parameters
+        average = spec.averaging.map { WeightAverage($0, parameters: trained) }
+        weightSwap = spec.averaging != nil || optimizer is EvaluationWeights
+            ? try WeightSwap(model: model, parameters: trained, train: spec.train, batchSize: spec.batchSize, seed: spec.seed)
+            : nil
         let evaluationBatch = max(spec.batchSize, 256)
         testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
         trainEvaluator = spec.gradNormAt.isEmpty ? nil : try Evaluator(dataset: spec.probeData ?? spec.train, batchSize: evaluationBatch)
@@ -87,15 +98,43 @@ final class TrainingRun {
         var record = EvaluationRecord(step: step, progress: p)
         if lossSinceEvaluation.count > 0 { record.trainLoss = lossSinceEvaluation.sum / Double(lossSinceEvaluation.count) }
         lossSinceEvaluation = (0, 0)
-        if due.test, let testEvaluator {
-            let (l, a) = try testEvaluator.evaluate(model, loss: loss)
-            record.testLoss = l
-            record.testAccuracy = a
+        // A schedule-free optimizer's x stands in for the model in every measurement.
+        try evaluating(optimizerWeights) {
+            if due.test, let testEvaluator {
+                let (l, a) = try testEvaluator.evaluate(model, loss: loss)
+                record.testLoss = l
+                record.testAccuracy = a
+            }
+            if due.gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
         }
-        if due.gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
+        if due.test, let testEvaluator, let averaged = average?.evaluationWeights {
+            try evaluating(averaged) { (record.avgTestLoss, record.avgTestAccuracy) = try testEvaluator.evaluate(model, loss: loss) }
+        }
         evaluations.append(record)
         if p >= 1 { evaluatedAtEnd = true }
         return record
+    }
+
+    // MARK: Evaluation weights
+
+    /// The optimizer's own weights to evaluate (schedule-free's `x`), if it has any.
+    private var optimizerWeights: [Tensor]? { (optimizer as? EvaluationWeights)?.evaluationWeights }
+
+    /// Runs `body` with `weights` swapped into the model (BatchNorm statistics recomputed for
+    /// them), or on the model as it is when `weights` is nil.
+    private func evaluating(_ weights: [Tensor]?, _ body: () throws -> Void) throws {
+        guard let weights, let weightSwap else { return try body() }
+        try weightSwap.evaluating(weights, body)
+    }
+
+    /// Takes the weights after the step just taken into the average; `reached` is the progress
+    /// the step ended at.
+    func updateAverage(reached: Double) { average?.update(reached: reached) }
+
+    /// At the end of a run: a schedule-free run leaves its `x` in the model, with BatchNorm
+    /// statistics recomputed there (what it evaluated, and what a script's module holds).
+    func finish() throws {
+        if let weights = optimizerWeights { try weightSwap?.install(weights) }
     }
 
     // MARK: Checkpoints
@@ -107,6 +146,13 @@ final class TrainingRun {
         let (arrays, info) = optimizerState.arrays(names: parameterNames, shapes: optimizer.parameters.map(\.value.shape))
         state.arrays.merge(arrays) { a, _ in a }
         state.info.merge(info) { a, _ in a }
+        // The parameters saved are the ones evaluated (schedule-free's x; its y is rebuilt from
+        // x and z when the optimizer's state is loaded).
+        for (name, weights) in zip(parameterNames, optimizerWeights ?? []) { state.arrays[name] = NamedArray(weights) }
+        if let saved = average?.capture(names: parameterNames) {
+            state.arrays.merge(saved.arrays) { a, _ in a }
+            state.info.merge(saved.info) { a, _ in a }
+        }
         state.arrays["run.recent_losses"] = NamedArray(shape: [recentLosses.values.count], values: .float64(recentLosses.values))
         let evaluationsJSON = try JSONEncoder.exact.encode(evaluations)
         state.info.merge([
@@ -132,6 +178,7 @@ final class TrainingRun {
         }
         try model.loadStateArrays(state.arrays)
         try optimizer.load(OptimizerState(from: state, names: parameterNames, template: optimizer.state()))
+        try average?.restore(state, names: parameterNames)
         guard case let .float64(window) = try state.array("run.recent_losses").values else {
             throw EngineError.invalidArgument("checkpoint: 'run.recent_losses' must hold F64 values")
         }
@@ -155,6 +202,7 @@ final class TrainingRun {
     private var fingerprint: String {
         "seed \(spec.seed), \(spec.budget) of \(plan.budgetSteps.map { "\($0) steps" } ?? "wall clock"), batch \(spec.batchSize), "
             + "\(spec.train.count) training examples, \(model.summary) with \(model.parameterCount) parameters, \(spec.optimizer.description)"
+            + (spec.averaging.map { ", average \($0)" } ?? "")
     }
 
     // MARK: Input gradients
