@@ -133,6 +133,8 @@ extension ResultRow {
         testLoss = result.testLoss
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
+        avgTestAccuracy = result.avgTestAccuracy
+        avgTestLoss = result.avgTestLoss
         resumedFromStep = result.resumedFromStep
         if let m = result.message { extras["message"] = m }
     }

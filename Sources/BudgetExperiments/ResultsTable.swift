@@ -23,6 +23,9 @@ public struct ResultRow: Sendable, Equatable, Codable {
     /// The step its last process continued from, when it was resumed from a checkpoint (in
     /// the run's record, not in results.csv: it depends on when the run was stopped).
     public var resumedFromStep: Int?
+    /// Test accuracy and loss of the run's weight average (`average = ...`), when it has one.
+    public var avgTestAccuracy: Double?
+    public var avgTestLoss: Double?
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,
@@ -38,13 +41,19 @@ public struct ResultRow: Sendable, Equatable, Codable {
 /// The table is derived from the runs' records (see `RunFolder`) and rewritten whole.
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
-/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm`.
-/// Missing values (no test set, a diverged loss) are empty cells.
+/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
+/// avg_test_accuracy, avg_test_loss`. Missing values (no test set, a diverged loss, no weight
+/// average) are empty cells. Columns after the first 14 were added later and are read by name,
+/// so files written before them still read.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
         "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
+        "avg_test_accuracy", "avg_test_loss",
     ]
+
+    /// The columns every results file has had, in this order.
+    static let baseColumnCount = 14
 
     public let path: String
     public let extraColumns: [String]
@@ -80,7 +89,8 @@ public struct ResultsTable {
     func cells(of r: ResultRow) -> [String] {
         [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
          r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
-         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm)]
+         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm),
+         Self.number(r.avgTestAccuracy), Self.number(r.avgTestLoss)]
             + extraColumns.map { r.extras[$0] ?? "" }
     }
 
@@ -98,9 +108,12 @@ public struct ResultsTable {
         var lines = CSV.parse(text)
         guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
         let header = lines.removeFirst()
-        guard Array(header.prefix(columns.count)) == columns else {
+        guard Array(header.prefix(baseColumnCount)) == Array(columns.prefix(baseColumnCount)) else {
             throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
         }
+        // The later columns the file has, found by name; what follows them are extras.
+        let fixed = baseColumnCount + header.dropFirst(baseColumnCount).prefix { columns.contains($0) }.count
+        let position = Dictionary(header.prefix(fixed).enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var rows: [ResultRow] = []
         for (i, cells) in lines.enumerated() where !(cells.count == 1 && cells[0].isEmpty) {
             guard cells.count == header.count else {
@@ -112,11 +125,14 @@ public struct ResultsTable {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
             }
             var extras: [String: String] = [:]
-            for k in columns.count..<header.count { extras[header[k]] = cells[k] }
+            for k in fixed..<header.count { extras[header[k]] = cells[k] }
+            func named(_ column: String) -> Double? { position[column].flatMap(double) }
             rows.append(ResultRow(
                 experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
                 seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,
                 trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras))
+            rows[rows.count - 1].avgTestAccuracy = named("avg_test_accuracy")
+            rows[rows.count - 1].avgTestLoss = named("avg_test_loss")
         }
         return (header, rows)
     }

@@ -40,7 +40,7 @@ import Testing
         let outcome = try runBudgetrain(["run", "grid.lua", "--quiet"], in: dir.path)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let text = try dir.read("runs/grid/results.csv")
-        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,message\n"))
+        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,avg_test_accuracy,avg_test_loss,message\n"))
         let results = try rows(dir.path + "/runs/grid/results.csv")
         #expect(results.count == 8)
         #expect(Set(results.map(\.run)).count == 8)
