@@ -28,7 +28,7 @@ import Foundation
 enum ExperimentBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
-        "eval_at", "probes", "vary", "checkpoint",
+        "eval_at", "probes", "vary", "checkpoint", "average",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -63,6 +63,8 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     /// Varied fields and their values, in plan order.
     let varied: [(name: String, values: [LuaValue])]
     let checkpoint: CheckpointPolicy
+    /// The weight average every run evaluates beside its model (nil for none).
+    let averaging: WeightAveraging?
     /// Where the declaration stands in the script, for messages.
     let position: String?
 
@@ -110,6 +112,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         }
         varied = try Self.readVaried(o)
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
+        averaging = try AverageBinding.read(o, optimizer: optimizer.spec)
         do {
             plan = try ExperimentPlan(
                 name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,
@@ -147,6 +150,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             fullBudget: plan.fullBudget, schedule: schedule, seed: cell.seed, evaluateAt: evaluateAt,
             gradNormAt: gradNormAt, probeData: probeData)
         spec.checkpoint = checkpoint
+        spec.averaging = averaging
         return spec
     }
 

@@ -21,7 +21,7 @@ import Foundation
 enum TrainBinding {
     static let fields = [
         "data", "model", "loss", "optimizer", "batch_size", "budget", "full_budget", "schedule",
-        "seed", "eval_every", "log", "name", "checkpoint",
+        "seed", "eval_every", "log", "name", "checkpoint", "average",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -53,7 +53,7 @@ enum TrainBinding {
     /// runs unchanged under `budgetrain check`.
     static func checkedTable(_ report: DryRun.Report, request: TrainRequest) -> LuaValue {
         let hasTest = request.spec.test != nil
-        return .record([
+        let fields: [(String, LuaValue)] = [
             ("status", .string("checked")),
             ("parameters", .integer(report.parameterCount)),
             ("steps", report.steps.map { .integer($0) } ?? .null),
@@ -66,7 +66,10 @@ enum TrainBinding {
             ("test_accuracy", hasTest ? .number(.nan) : .null),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             ("evaluations", .array([])),
-        ])
+        ]
+        let averaged: [(String, LuaValue)] = request.spec.averaging != nil && hasTest
+            ? [("avg_test_loss", .number(.nan)), ("avg_test_accuracy", .number(.nan))] : []
+        return .record(fields + averaged)
     }
 
     /// The result table a script receives.
@@ -79,6 +82,8 @@ enum TrainBinding {
             ("train_loss", .number(r.trainLoss)),
             ("test_loss", .optional(r.testLoss)),
             ("test_accuracy", .optional(r.testAccuracy)),
+            ("avg_test_loss", .optional(r.avgTestLoss)),
+            ("avg_test_accuracy", .optional(r.avgTestAccuracy)),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             // Time inside the schedule: what a Lua function schedule costs.
             ("schedule_seconds", .number(r.scheduleSeconds)),
@@ -93,6 +98,7 @@ enum TrainBinding {
                 ("step", .integer(e.step)), ("progress", .number(e.progress)),
                 ("train_loss", .optional(e.trainLoss)), ("test_loss", .optional(e.testLoss)),
                 ("test_accuracy", .optional(e.testAccuracy)),
+                ("avg_test_loss", .optional(e.avgTestLoss)), ("avg_test_accuracy", .optional(e.avgTestAccuracy)),
             ])
         })))
         return .record(fields)
@@ -122,7 +128,8 @@ struct TrainRequest {
             throw o.mismatch("budget", expected: "table { epochs = n } | { iterations = n } | { seconds = s }")
         }
         let fullBudget = try Self.readBudget(o, key: "full_budget")
-        let schedule = try o.schedule("schedule") ?? LinearSchedule()
+        // A schedule-free optimizer has no schedule unless one is given.
+        let schedule = try o.schedule("schedule") ?? (optimizer.spec.providesEvaluationWeights ? ConstantSchedule() : LinearSchedule())
         let seed = try o.integer("seed") ?? Int(truncatingIfNeeded: host.options.seed)
         guard seed >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seed)") }
         var evaluateAt = [1.0]
@@ -143,6 +150,7 @@ struct TrainRequest {
             train: train, test: test, batchSize: batchSize, budget: budget, fullBudget: fullBudget,
             schedule: schedule, seed: UInt64(seed), evaluateAt: evaluateAt)
         spec.checkpoint = checkpoint.policy
+        spec.averaging = try AverageBinding.read(o, optimizer: optimizer.spec)
     }
 
     /// `checkpoint = { every = f }` (a fraction of the budget), `{ seconds = s }` (of

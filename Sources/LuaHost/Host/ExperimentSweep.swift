@@ -42,6 +42,7 @@ struct ExperimentSweep {
             "probes": "grad_norm at \(declaration.gradNormAt.map(\.formatted)), \(declaration.probeData?.count ?? declaration.train.count) examples",
         ]
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
+        if let averaging = declaration.averaging { settings["average"] = averaging.description }
         return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
@@ -81,6 +82,7 @@ struct ExperimentSweep {
             "test_data": declaration.test.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
             "eval_at": declaration.evaluateAt,
             "probes": ["grad_norm": declaration.gradNormAt, "examples": declaration.probeData?.count ?? declaration.train.count],
+            "average": declaration.averaging.map { $0.description as Any } ?? NSNull(),
             "checkpoint": ["every": declaration.checkpoint.fraction.map { $0 as Any } ?? NSNull(), "seconds": declaration.checkpoint.seconds.map { $0 as Any } ?? NSNull()],
             "versions": ["budgetrain": BudgetrainVersion.string, "lua": LuaState.versionString],
             "machine": [
