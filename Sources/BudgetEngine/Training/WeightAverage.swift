@@ -44,7 +44,8 @@ final class WeightAverage: EvaluationWeights {
             guard reached > start + 1e-9 else { return }
             accumulate(weight: 1 / Double(count + 1))
         case let .lawa(k, every):
-            guard reached + 1e-9 >= Double(nextSnapshot) * every else { return }
+            // (`validate()` keeps k >= 1 and every >= 1e-4; a method it refuses averages nothing.)
+            guard k >= 1, k == snapshots.count, every >= 1e-4, reached + 1e-9 >= Double(nextSnapshot) * every else { return }
             nextSnapshot = Int((reached / every + 1e-9).rounded(.down)) + 1
             let slot = snapshots[count % k]
             for (copy, p) in zip(slot, parameters) { copy.copy(from: p.value) }
