@@ -152,6 +152,8 @@ extension ResultRow {
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
         (valLoss, valAccuracy) = (result.valLoss, result.valAccuracy)
+        avgTestAccuracy = result.avgTestAccuracy
+        avgTestLoss = result.avgTestLoss
         resumedFromStep = result.resumedFromStep
         trunkSteps = result.trunkSteps
         if let m = result.message { extras["message"] = m }

@@ -5,6 +5,7 @@ import Foundation
 ///
 ///     {"step":0,"progress":0,"epoch":0,"lr":0.1,"loss":2.302585}
 ///     {"event":"evaluation","step":469,"progress":0.5,"train_loss":0.41,"test_loss":0.45,"test_accuracy":0.84,"grad_norm":0.9}
+///     {"event":"evaluation",...,"avg_test_loss":0.43,"avg_test_accuracy":0.85}     (with a weight average)
 ///
 /// A step line says what step `step` (0-based) trained at; an evaluation line is taken after
 /// `step` steps. Numbers are the shortest text that reads back as the same double; non-finite
@@ -19,9 +20,10 @@ import Foundation
 /// count, which a checkpoint records: a run resumed from that checkpoint cuts the file back
 /// to it, so no line is lost or doubled. With `events`, the same points also go to a
 /// TensorBoard event file (tags `train/lr`, `train/loss`, `eval/train_loss`, `eval/test_loss`,
-/// `eval/test_accuracy`, `eval/grad_norm`, `eval/val_loss`, `eval/val_accuracy`), cut back
-/// the same way. Evaluation lines carry `val_loss` and `val_accuracy` when the run has a
-/// validation set.
+/// `eval/test_accuracy`, `eval/grad_norm`, `eval/val_loss`, `eval/val_accuracy`,
+/// `eval/avg_test_loss`, `eval/avg_test_accuracy`), cut back the same way. Evaluation lines
+/// carry `val_loss` and `val_accuracy` when the run has a validation set, `avg_test_loss` and
+/// `avg_test_accuracy` when it has a weight average.
 public final class MetricsLog: TrainingObserver {
     public static let maxStepLines = 2000
 
@@ -117,6 +119,7 @@ public final class MetricsLog: TrainingObserver {
         let measured: [(String, Double?)] = [
             ("eval/train_loss", r.trainLoss), ("eval/test_loss", r.testLoss), ("eval/test_accuracy", r.testAccuracy), ("eval/grad_norm", r.gradNorm),
             ("eval/val_loss", r.valLoss), ("eval/val_accuracy", r.valAccuracy),
+            ("eval/avg_test_loss", r.avgTestLoss), ("eval/avg_test_accuracy", r.avgTestAccuracy),
         ]
         events?.scalars(step: r.step, measured.compactMap { tag, value in value.map { (tag, $0) } })
         next?.didEvaluate(r)
@@ -128,8 +131,9 @@ public final class MetricsLog: TrainingObserver {
 
     static func evaluationLine(_ r: EvaluationRecord) -> String {
         var line = "{\"event\":\"evaluation\",\"step\":\(r.step),\"progress\":\(number(r.progress))"
-        for (key, value) in [("train_loss", r.trainLoss), ("test_loss", r.testLoss), ("test_accuracy", r.testAccuracy), ("grad_norm", r.gradNorm),
-                              ("val_loss", r.valLoss), ("val_accuracy", r.valAccuracy)] {
+        let measured: [(String, Double?)] = [("train_loss", r.trainLoss), ("test_loss", r.testLoss), ("test_accuracy", r.testAccuracy), ("grad_norm", r.gradNorm),
+                                             ("val_loss", r.valLoss), ("val_accuracy", r.valAccuracy), ("avg_test_loss", r.avgTestLoss), ("avg_test_accuracy", r.avgTestAccuracy)]
+        for (key, value) in measured {
             if let value { line += ",\"\(key)\":\(number(value))" }
         }
         return line + "}\n"

@@ -60,6 +60,7 @@ public enum ExperimentReport {
             body += tableHTML(s)
             if let line = s.trunkLine { body += "<p>\(escape(line))</p>\n" }
             body += s.bestRate?.html() ?? ""
+            if s.hasAveragedAccuracy { body += "<p>Test accuracy of the averaged model:</p>\n" + tableHTML(s, s.averagedAccuracy) }
             body += "<div class=\"charts\">\n"
             for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"
@@ -82,13 +83,14 @@ public enum ExperimentReport {
         """
     }
 
-    static func tableHTML(_ s: ExperimentSummary) -> String {
-        let best = s.bestByBudget
+    static func tableHTML(_ s: ExperimentSummary, _ stats: [String: [Double: CellStatistics]]? = nil) -> String {
+        let stats = stats ?? s.accuracy
+        let best = s.bestByBudget(in: stats)
         var out = "<table><tr><th>schedule</th>" + s.budgets.map { "<th>\($0.formatted)</th>" }.joined() + "</tr>\n"
         for name in s.schedules {
             out += "<tr><td>\(escape(name))</td>"
             for b in s.budgets {
-                guard let c = s.accuracy[name]?[b] else { out += "<td></td>"; continue }
+                guard let c = stats[name]?[b] else { out += "<td></td>"; continue }
                 var text = c.count == 0 ? "–" : String(format: "%.2f", c.mean * 100)
                 if c.count > 1 { text += String(format: " ± %.2f", c.std * 100) }
                 if c.unfinished > 0 { text += " (\(c.unfinished) diverged/failed)" }

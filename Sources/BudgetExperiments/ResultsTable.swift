@@ -28,6 +28,9 @@ public struct ResultRow: Sendable, Equatable, Codable {
     public var resumedFromStep: Int?
     /// Steps of this run that the trunk it branched from trained (see `TrunkPlan`).
     public var trunkSteps: Int?
+    /// Test accuracy and loss of the run's weight average (`average = ...`), when it has one.
+    public var avgTestAccuracy: Double?
+    public var avgTestLoss: Double?
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,
@@ -44,16 +47,17 @@ public struct ResultRow: Sendable, Equatable, Codable {
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
 /// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
-/// val_loss, val_accuracy`. Missing values (no test set, a diverged loss) are empty cells.
-/// Files written before the columns after `grad_norm` existed read back without them.
+/// val_loss, val_accuracy, avg_test_accuracy, avg_test_loss`. Missing values (no test set, a
+/// diverged loss, no validation set, no weight average) are empty cells. Columns after the
+/// first 14 were added later and are read by name, so files written before them still read.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
         "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
-        "val_loss", "val_accuracy",
+        "val_loss", "val_accuracy", "avg_test_accuracy", "avg_test_loss",
     ]
-    /// The columns every results file has had (up to `grad_norm`); the rest were added later.
-    static let firstColumnCount = 14
+    /// The columns every results file has had, in this order.
+    static let baseColumnCount = 14
 
     public let path: String
     public let extraColumns: [String]
@@ -90,7 +94,7 @@ public struct ResultsTable {
         [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
          r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
          Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm),
-         Self.number(r.valLoss), Self.number(r.valAccuracy)]
+         Self.number(r.valLoss), Self.number(r.valAccuracy), Self.number(r.avgTestAccuracy), Self.number(r.avgTestLoss)]
             + extraColumns.map { r.extras[$0] ?? "" }
     }
 
@@ -108,31 +112,33 @@ public struct ResultsTable {
         var lines = CSV.parse(text)
         guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
         let header = lines.removeFirst()
-        // Files written before the later columns (val_loss, ...) existed lack them: the fixed
-        // columns are the longest prefix of `columns` the header starts with.
-        let fixed = zip(header, columns).prefix { $0 == $1 }.count
-        guard fixed >= firstColumnCount else {
+        guard Array(header.prefix(baseColumnCount)) == Array(columns.prefix(baseColumnCount)) else {
             throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
         }
+        // The later columns the file has, found by name; what follows them are extras.
+        let fixed = baseColumnCount + header.dropFirst(baseColumnCount).prefix { columns.contains($0) }.count
+        let position = Dictionary(header.prefix(fixed).enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var rows: [ResultRow] = []
         for (i, cells) in lines.enumerated() where !(cells.count == 1 && cells[0].isEmpty) {
             guard cells.count == header.count else {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): \(cells.count) cells, header has \(header.count)")
             }
             func double(_ k: Int) -> Double? { cells[k].isEmpty ? nil : Double(cells[k]) }
-            func double(named column: String) -> Double? { header.prefix(fixed).firstIndex(of: column).flatMap(double) }
             guard let budget = double(3), let seed = UInt64(cells[5]), let status = RunStatus(rawValue: cells[6]),
                   let steps = Int(cells[7]) else {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
             }
             var extras: [String: String] = [:]
             for k in fixed..<header.count { extras[header[k]] = cells[k] }
-            var row = ResultRow(
+            func named(_ column: String) -> Double? { position[column].flatMap(double) }
+            rows.append(ResultRow(
                 experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
                 seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,
-                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras)
-            (row.valLoss, row.valAccuracy) = (double(named: "val_loss"), double(named: "val_accuracy"))
-            rows.append(row)
+                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras))
+            rows[rows.count - 1].avgTestAccuracy = named("avg_test_accuracy")
+            rows[rows.count - 1].avgTestLoss = named("avg_test_loss")
+            rows[rows.count - 1].valLoss = named("val_loss")
+            rows[rows.count - 1].valAccuracy = named("val_accuracy")
         }
         return (header, rows)
     }

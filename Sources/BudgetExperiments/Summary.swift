@@ -26,6 +26,8 @@ public struct ExperimentSummary: Sendable {
     public var steps = (total: 0, shared: 0, branched: 0)
     /// Each schedule at its best learning rate, when the experiment varied `lr`.
     public var bestRate: BestRateTable?
+    /// Test accuracy of the runs' weight averages (`average = ...`), where they had one.
+    public var averagedAccuracy: [String: [Double: CellStatistics]]
 
     /// Groups rows of one experiment. Configurations are listed in the order of
     /// `scheduleOrder` (the order the experiment declared its schedules), then as they first
@@ -64,7 +66,11 @@ public struct ExperimentSummary: Sendable {
         steps = (finished.reduce(0) { $0 + $1.steps }, finished.compactMap(\.trunkSteps).reduce(0, +),
                  finished.filter { ($0.trunkSteps ?? 0) > 0 }.count)
         bestRate = BestRateTable(experiment: experiment, rows: mine, order: schedules)
+        averagedAccuracy = statistics(\.avgTestAccuracy)
     }
+
+    /// Whether any run measured a weight average.
+    public var hasAveragedAccuracy: Bool { averagedAccuracy.values.contains { $0.values.contains { $0.count > 0 } } }
 
     /// Experiments named in `rows`, in order of appearance.
     public static func experiments(in rows: [ResultRow]) -> [String] {
@@ -74,10 +80,13 @@ public struct ExperimentSummary: Sendable {
     }
 
     /// The best schedule of each budget by mean accuracy.
-    public var bestByBudget: [Double: String] {
+    public var bestByBudget: [Double: String] { bestByBudget(in: accuracy) }
+
+    /// The best schedule of each budget by the mean of `stats` (accuracies).
+    public func bestByBudget(in stats: [String: [Double: CellStatistics]]) -> [Double: String] {
         var best: [Double: String] = [:]
         for b in budgets {
-            let candidates = schedules.compactMap { s in accuracy[s]?[b].flatMap { $0.count > 0 ? (s, $0.mean) : nil } }
+            let candidates = schedules.compactMap { s in stats[s]?[b].flatMap { $0.count > 0 ? (s, $0.mean) : nil } }
             best[b] = candidates.max { $0.1 < $1.1 }?.0
         }
         return best
@@ -97,6 +106,10 @@ public struct ExperimentSummary: Sendable {
         var out = "## \(experiment)\n\nTest accuracy (%), mean ± std over seeds; budgets as fractions of the full budget; best per budget in bold.\n\n"
         out += table(accuracy, scale: 100, digits: 2, bold: bestByBudget)
         if let trunkLine { out += "\n" + trunkLine + "\n" }
+        if hasAveragedAccuracy {
+            out += "\nTest accuracy (%) of the averaged model (the run's weight average, BatchNorm statistics recomputed), mean ± std.\n\n"
+            out += table(averagedAccuracy, scale: 100, digits: 2, bold: bestByBudget(in: averagedAccuracy))
+        }
         if gradNorm.values.contains(where: { $0.values.contains { $0.count > 0 } }) {
             out += "\nFull-batch gradient norm at the end of training (budgeted convergence), mean ± std.\n\n"
             out += table(gradNorm, scale: 1, digits: 4, bold: [:])

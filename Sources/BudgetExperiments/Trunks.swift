@@ -54,7 +54,8 @@ public struct TrunkPlan: Sendable {
             let cells = groups[key] ?? []
             let specs = try cells.map(makeSpec)
             totalSteps += specs.reduce(0) { $0 + ($1.budgetSteps ?? 0) }
-            guard cells.count > 1 else { continue }
+            // A weight average depends on the budget (SWA's start, LAWA's snapshots): no trunk.
+            guard cells.count > 1, specs.allSatisfy({ $0.averaging == nil }) else { continue }
             // A schedule that fails here fails its run too, with the run's own message; the
             // group just trains without a trunk.
             try? share(group: cells, specs: specs)

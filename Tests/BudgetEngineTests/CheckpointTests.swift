@@ -26,7 +26,8 @@ final class StepRecorder: TrainingObserver {
 
 /// A run stopped part-way and resumed from its checkpoint continues bit for bit: the same
 /// losses at every step, the same evaluations, the same final weights, for models with
-/// BatchNorm statistics and Dropout's random stream, under SGD with momentum and AdamW.
+/// BatchNorm statistics and Dropout's random stream, under SGD with momentum and AdamW, the
+/// schedule-free optimizers (z, x and the weight sum) and with weight averages (EMA, SWA, LAWA).
 @Suite struct CheckpointTests {
     let train: Dataset
     let test: Dataset
@@ -36,7 +37,7 @@ final class StepRecorder: TrainingObserver {
         test = try gaussianBlobs(count: 100, seed: 2)
     }
 
-    func spec(optimizer: OptimizerSpec, checkpoint: CheckpointPolicy = .none) -> RunSpec {
+    func spec(optimizer: OptimizerSpec, checkpoint: CheckpointPolicy = .none, averaging: WeightAveraging? = nil) -> RunSpec {
         var spec = RunSpec(
             makeModel: { rng in
                 Sequential([
@@ -47,7 +48,21 @@ final class StepRecorder: TrainingObserver {
             optimizer: optimizer, train: train, test: test, batchSize: 32, budget: .iterations(60),
             schedule: LinearSchedule(), seed: 7, evaluateAt: [0.25, 0.5, 1.0], gradNormAt: [0.5, 1.0])
         spec.checkpoint = checkpoint
+        spec.averaging = averaging
         return spec
+    }
+
+    /// The optimizer and average of a test case, and a name its checkpoints must hold.
+    static func setup(_ kind: String) throws -> (OptimizerSpec, WeightAveraging?, String) {
+        switch kind {
+        case "sgd": return (try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4), nil, "optim.model.0.weight.momentum")
+        case "adamw": return (try AdamW.Options(learningRate: 0.01), nil, "optim.model.0.weight.exp_avg")
+        case "sgd_schedulefree": return (try SGDScheduleFree.Options(learningRate: 1, weightDecay: 5e-4, warmup: 5), nil, "optim.model.0.weight.z")
+        case "adamw_schedulefree": return (try AdamWScheduleFree.Options(learningRate: 0.01, weightDecay: 0.01, warmup: 5), nil, "optim.model.4.bias.exp_avg_sq")
+        case "sgd+ema": return (try SGD.Options(learningRate: 0.1, momentum: 0.9), .ema(decay: 0.9), "average.model.0.weight")
+        case "sgd+swa": return (try SGD.Options(learningRate: 0.1, momentum: 0.9), .swa(start: 0.3), "average.model.4.weight")
+        default: return (try AdamW.Options(learningRate: 0.01), .lawa(k: 3, every: 0.1), "average.snapshots.2.model.0.weight")
+        }
     }
 
     func uninterrupted(_ spec: RunSpec) throws -> (RunResult, StepRecorder, [String: NamedArray]) {
@@ -57,18 +72,16 @@ final class StepRecorder: TrainingObserver {
         return (result, recorder, try #require(trainer.trainedModel).stateArrays())
     }
 
-    @Test(arguments: ["sgd", "adamw"])
+    @Test(arguments: ["sgd", "adamw", "sgd_schedulefree", "adamw_schedulefree", "sgd+ema", "sgd+swa", "adamw+lawa"])
     func resumedRunEqualsUninterruptedRun(optimizer kind: String) throws {
-        let optimizer: OptimizerSpec = kind == "sgd"
-            ? try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4)
-            : try AdamW.Options(learningRate: 0.01)
-        let (expected, expectedSteps, expectedWeights) = try uninterrupted(spec(optimizer: optimizer))
+        let (optimizer, averaging, savedName) = try Self.setup(kind)
+        let (expected, expectedSteps, expectedWeights) = try uninterrupted(spec(optimizer: optimizer, averaging: averaging))
 
         // First part: stop after 23 steps (a stop request saves a checkpoint).
         let sink = MemorySink()
         let first = StepRecorder()
         first.stopAfter = 23
-        let trainer = Trainer(spec: spec(optimizer: optimizer, checkpoint: CheckpointPolicy(fraction: 0.1)), observer: first)
+        let trainer = Trainer(spec: spec(optimizer: optimizer, checkpoint: CheckpointPolicy(fraction: 0.1), averaging: averaging), observer: first)
         first.trainer = trainer
         trainer.checkpointSink = sink
         let stopped = try trainer.run()
@@ -76,10 +89,11 @@ final class StepRecorder: TrainingObserver {
         #expect(stopped.steps == 23)
         // Periodic checkpoints at 10%, 20%, 30% (steps 6, 12, 18), then the stop's at 23.
         #expect(sink.states.map { $0.info["run.step"] } == ["6", "12", "18", "23"])
+        #expect(sink.states.last?.arrays[savedName] != nil, "\(kind): no \(savedName)")
 
         // Second part: continue from the stop's checkpoint.
         let second = StepRecorder()
-        let resumed = Trainer(spec: spec(optimizer: optimizer), observer: second)
+        let resumed = Trainer(spec: spec(optimizer: optimizer, averaging: averaging), observer: second)
         resumed.resumeState = sink.states.last
         let result = try resumed.run()
 
@@ -94,6 +108,8 @@ final class StepRecorder: TrainingObserver {
         #expect(result.testAccuracy == expected.testAccuracy)
         #expect(result.testLoss == expected.testLoss)
         #expect(result.gradNorm == expected.gradNorm)
+        #expect(result.avgTestAccuracy == expected.avgTestAccuracy && result.avgTestLoss == expected.avgTestLoss)
+        #expect((result.avgTestAccuracy != nil) == (averaging != nil))
         #expect(result.finalLearningRate == expected.finalLearningRate)
         let encoder = JSONEncoder.exact
         #expect(try encoder.encode(result.evaluations) == encoder.encode(expected.evaluations))

@@ -60,6 +60,7 @@ enum Reference {
             try SGD.Options(learningRate: 0.1), try SGD.Options(learningRate: 0.1, momentum: 0.9),
             try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true), try Adam.Options(learningRate: 0.1),
             try AdamW.Options(learningRate: 0.1, weightDecay: 0.1),
+            try SGDScheduleFree.Options(learningRate: 0.1, weightDecay: 0.1), try AdamWScheduleFree.Options(weightDecay: 0.1),
         ]
         for spec in specs {
             let p = parameter(Reference.theta0.map(Float.init))
@@ -207,6 +208,8 @@ enum Reference {
         try roundTrip(try SGD.Options(learningRate: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3))
         try roundTrip(try Adam.Options(learningRate: 0.01, weightDecay: 1e-3))
         try roundTrip(try AdamW.Options(learningRate: 0.01))
+        try roundTrip(try SGDScheduleFree.Options(learningRate: 0.1, weightDecay: 1e-3, warmup: 2))
+        try roundTrip(try AdamWScheduleFree.Options(learningRate: 0.01, weightDecay: 1e-3, warmup: 3))
     }
 
     @Test func loadRejectsOtherKindsAndShapes() throws {

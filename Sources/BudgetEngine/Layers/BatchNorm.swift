@@ -34,6 +34,10 @@ public final class BatchNorm: Layer {
     /// Running (unbiased) variance per channel.
     public let runningVariance: Tensor
     public var isTraining = true
+    /// While set, the running statistics move by this factor instead of `momentum`:
+    /// `BatchNormRecalibration` sets `1/k` at its k-th batch, PyTorch's `momentum=None`
+    /// (a cumulative average).
+    var statisticsFactor: Double?
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -102,7 +106,7 @@ public final class BatchNorm: Layer {
         let xs = x.data, ys = output.data, xhat = normalized.data
         let gamma = weight.value.data, beta = bias.value.data
         let rMean = runningMean.data, rVar = runningVariance.data, invStd = inverseStd.data
-        let training = isTraining, m = Double(momentum), eps = Double(epsilon)
+        let training = isTraining, m = statisticsFactor ?? Double(momentum), eps = Double(epsilon)
         parallelRanges(c, minimumPerThread: max(1, (1 << 15) / max(perChannel, 1))) { range in
             for ch in range {
                 let mean: Double, variance: Double

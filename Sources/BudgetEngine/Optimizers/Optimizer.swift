@@ -14,17 +14,21 @@ public protocol Optimizer: AnyObject {
     func load(_ state: OptimizerState) throws
 }
 
-/// An optimizer's internal state: named buffers per parameter, plus a step count.
+/// An optimizer's internal state: named buffers per parameter, a step count, and named scalars.
 public struct OptimizerState: Codable, Equatable, Sendable {
     public var kind: String
     public var step: Int
     /// `buffers[name][i]` is the buffer `name` of parameter `i` (empty before the first step).
     public var buffers: [String: [[Float]]]
+    /// Scalars besides the step count (schedule-free's running weight sum), by name; saved
+    /// exactly (as the shortest text that reads back to the same Double).
+    public var scalars: [String: Double]
 
-    public init(kind: String, step: Int, buffers: [String: [[Float]]]) {
+    public init(kind: String, step: Int, buffers: [String: [[Float]]], scalars: [String: Double] = [:]) {
         self.kind = kind
         self.step = step
         self.buffers = buffers
+        self.scalars = scalars
     }
 }
 
@@ -36,6 +40,13 @@ public protocol OptimizerSpec: CustomStringConvertible, Sendable {
     func make(for parameters: [Parameter]) -> Optimizer
     /// Settings as plain values, for the run's recorded configuration.
     var settings: [String: Double] { get }
+    /// Whether its optimizers evaluate weights of their own (`EvaluationWeights`: schedule-free's
+    /// averaged iterate) rather than the ones they train.
+    var providesEvaluationWeights: Bool { get }
+}
+
+extension OptimizerSpec {
+    public var providesEvaluationWeights: Bool { false }
 }
 
 extension OptimizerSpec {

@@ -1,7 +1,8 @@
 extension OptimizerState {
     /// The state as checkpoint arrays, `optim.<parameter name>.<buffer>` (e.g.
-    /// `optim.model.1.weight.momentum`), plus `optim.kind` and `optim.step` in `info`.
-    /// `names[i]` is the state name of parameter `i`.
+    /// `optim.model.1.weight.momentum`), plus `optim.kind`, `optim.step` and each scalar as
+    /// `optim.<scalar>` (e.g. `optim.weight_sum`) in `info`. `names[i]` is the state name of
+    /// parameter `i`.
     public func arrays(names: [String], shapes: [[Int]]) -> (arrays: [String: NamedArray], info: [String: String]) {
         var arrays: [String: NamedArray] = [:]
         for (buffer, perParameter) in buffers {
@@ -9,7 +10,9 @@ extension OptimizerState {
                 arrays["optim.\(names[i]).\(buffer)"] = NamedArray(shape: shapes[i], values: .float32(values))
             }
         }
-        return (arrays, ["optim.kind": kind, "optim.step": String(step)])
+        var info = ["optim.kind": kind, "optim.step": String(step)]
+        for (name, value) in scalars { info["optim." + name] = "\(value)" }
+        return (arrays, info)
     }
 
     /// Reads back what `arrays(names:shapes:)` wrote, for an optimizer whose own (fresh) state
@@ -31,6 +34,8 @@ extension OptimizerState {
                 return values
             }
         }
-        self.init(kind: kind, step: try state.integer("optim.step"), buffers: buffers)
+        var scalars: [String: Double] = [:]
+        for name in template.scalars.keys { scalars[name] = try state.number("optim." + name) }
+        self.init(kind: kind, step: try state.integer("optim.step"), buffers: buffers, scalars: scalars)
     }
 }

@@ -23,6 +23,7 @@ public enum DryRun {
     public static func run(_ spec: RunSpec) throws -> Report {
         try spec.budget.validate()
         try spec.fullBudget.validate()
+        try spec.validateAveraging()
         let iterator = try BatchIterator(dataset: spec.train, batchSize: spec.batchSize, shuffle: true, seed: spec.seed, augment: true)
         iterator.start(epoch: 0)
         iterator.next()

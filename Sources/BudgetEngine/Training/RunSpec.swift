@@ -29,6 +29,8 @@ public struct RunSpec {
     /// Held-out examples evaluated at every test evaluation point, beside the test set: what a
     /// tuning rule may look at (hyperparameters picked on the test set overstate its accuracy).
     public var validation: Dataset?
+    /// A weight average evaluated beside the model (EMA, SWA, LAWA); nil for none.
+    public var averaging: WeightAveraging?
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
@@ -118,6 +120,9 @@ public struct EvaluationRecord: Sendable, Codable {
     /// Loss and accuracy on the validation set (`RunSpec.validation`), when it has one.
     public var valLoss: Double?
     public var valAccuracy: Double?
+    /// Test loss and accuracy of the weight average (`RunSpec.averaging`), once it has begun.
+    public var avgTestLoss: Double?
+    public var avgTestAccuracy: Double?
 }
 
 /// The outcome of a run.
@@ -150,6 +155,9 @@ public struct RunResult: Sendable {
     /// Loss and accuracy on the validation set at the last evaluation that measured them.
     public var valLoss: Double?
     public var valAccuracy: Double?
+    /// The weight average's test loss and accuracy at the last evaluation that measured them.
+    public var avgTestLoss: Double?
+    public var avgTestAccuracy: Double?
 }
 
 /// Receives a run's state at its checkpoints (the experiment layer writes it to a file).

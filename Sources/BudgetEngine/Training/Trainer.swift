@@ -76,6 +76,7 @@ public final class Trainer {
                 step: run.step - 1, progress: progress, epoch: (run.step - 1) / run.plan.perEpoch, learningRate: lr,
                 loss: run.lastLoss, budgetSteps: run.plan.budgetSteps, elapsed: clock.elapsed))
             let reached = run.plan.reached(steps: run.step, elapsed: clock.elapsed)
+            run.updateAverage(reached: reached)
             if let record = try clock.paused({ try instruments.excludingGEMM { try run.evaluateIfDue(at: reached) } }) {
                 observer?.didEvaluate(record)
             }
@@ -86,6 +87,7 @@ public final class Trainer {
         }
         // A wall-clock run still owes its final evaluation.
         if status == .ok, !run.ledger.evaluatedAtEnd, let record = try run.evaluateIfDue(at: 1) { observer?.didEvaluate(record) }
+        if status == .ok { try run.finish() }
         return result(of: run, status: status, seconds: clock.elapsed, instruments: instruments, resumed: resumedFrom != nil)
     }
 
@@ -97,6 +99,7 @@ public final class Trainer {
 
     private func result(of run: TrainingRun, status: RunStatus, seconds: Double, instruments: Instrumentation, resumed: Bool) -> RunResult {
         let last = run.evaluations.last(where: { $0.testAccuracy != nil })
+        let lastAveraged = run.evaluations.last(where: { $0.avgTestAccuracy != nil })
         var message: String?
         if status == .diverged {
             message = "training loss became \(run.lastLoss) at step \(run.step) (learning rate \(run.ledger.lastLearningRate))"
@@ -109,7 +112,8 @@ public final class Trainer {
             scheduleSeconds: Double(instruments.scheduleNanoseconds) / 1e9,
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
             resumedFromStep: resumed ? resumeStep : nil,
-            trunkSteps: resumeState?.info["run.trunk_steps"].flatMap { Int($0) })
+            trunkSteps: resumeState?.info["run.trunk_steps"].flatMap { Int($0) },
+            avgTestLoss: lastAveraged?.avgTestLoss, avgTestAccuracy: lastAveraged?.avgTestAccuracy)
         let validated = run.evaluations.last(where: { $0.valAccuracy != nil })
         (result.valLoss, result.valAccuracy) = (validated?.valLoss, validated?.valAccuracy)
         return result

@@ -18,6 +18,11 @@ final class TrainingRun {
     private let testEvaluator: Evaluator?
     private let trainEvaluator: Evaluator?
     private let validationEvaluator: Evaluator?
+    /// The weight average the spec asks for (evaluated beside the model).
+    let average: WeightAverage?
+    /// Swaps evaluation weights (the optimizer's `x`, the average) into the model and back;
+    /// nil when there are none.
+    private let weightSwap: WeightSwap?
 
     /// The run's own accounts: step, evaluations, recent losses.
     private(set) var ledger: RunLedger
@@ -32,6 +37,7 @@ final class TrainingRun {
         try spec.budget.validate()
         try spec.fullBudget.validate()
         try spec.checkpoint.validate()
+        try spec.validateAveraging()
         self.spec = spec
         iterator = try BatchIterator(dataset: spec.train, batchSize: spec.batchSize, shuffle: true, seed: spec.seed, augment: true)
         plan = RunPlan(spec: spec, perEpoch: iterator.batchesPerEpoch)
@@ -48,6 +54,11 @@ final class TrainingRun {
         // Zeroed once here; from then on each optimizer step leaves them zero.
         for p in optimizer.parameters { p.gradient.zero() }
         baseLearningRate = spec.optimizer.learningRate
+        let trained = optimizer.parameters
+        average = spec.averaging.map { WeightAverage($0, parameters: trained) }
+        weightSwap = spec.averaging != nil || optimizer is EvaluationWeights
+            ? try WeightSwap(model: model, parameters: trained, train: spec.train, batchSize: spec.batchSize, seed: spec.seed)
+            : nil
         let evaluationBatch = max(spec.batchSize, 256)
         testEvaluator = try spec.test.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
         validationEvaluator = try spec.validation.map { try Evaluator(dataset: $0, batchSize: evaluationBatch) }
@@ -99,18 +110,47 @@ final class TrainingRun {
             if test {
                 (record.testLoss, record.testAccuracy) = (last.record.testLoss, last.record.testAccuracy)
                 (record.valLoss, record.valAccuracy) = (last.record.valLoss, last.record.valAccuracy)
+                (record.avgTestLoss, record.avgTestAccuracy) = (last.record.avgTestLoss, last.record.avgTestAccuracy)
             }
             if gradNorm { record.gradNorm = last.record.gradNorm }
             return
         }
-        if test, let testEvaluator {
-            let (l, a) = try testEvaluator.evaluate(model, loss: loss)
-            record.testLoss = l
-            record.testAccuracy = a
+        // A schedule-free optimizer's x stands in for the model in every measurement.
+        try evaluating(optimizerWeights) {
+            if test, let testEvaluator {
+                let (l, a) = try testEvaluator.evaluate(model, loss: loss)
+                record.testLoss = l
+                record.testAccuracy = a
+            }
+            if test, let validationEvaluator { (record.valLoss, record.valAccuracy) = try validationEvaluator.evaluate(model, loss: loss) }
+            if gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
         }
-        if test, let validationEvaluator { (record.valLoss, record.valAccuracy) = try validationEvaluator.evaluate(model, loss: loss) }
-        if gradNorm, let trainEvaluator { record.gradNorm = try trainEvaluator.gradientNorm(model, loss: loss) }
+        if test, let testEvaluator, let averaged = average?.evaluationWeights {
+            try evaluating(averaged) { (record.avgTestLoss, record.avgTestAccuracy) = try testEvaluator.evaluate(model, loss: loss) }
+        }
         lastMeasurement = (record.step, test, gradNorm, record)
+    }
+
+    // MARK: Evaluation weights
+
+    /// The optimizer's own weights to evaluate (schedule-free's `x`), if it has any.
+    private var optimizerWeights: [Tensor]? { (optimizer as? EvaluationWeights)?.evaluationWeights }
+
+    /// Runs `body` with `weights` swapped into the model (BatchNorm statistics recomputed for
+    /// them), or on the model as it is when `weights` is nil.
+    private func evaluating(_ weights: [Tensor]?, _ body: () throws -> Void) throws {
+        guard let weights, let weightSwap else { return try body() }
+        try weightSwap.evaluating(weights, body)
+    }
+
+    /// Takes the weights after the step just taken into the average; `reached` is the progress
+    /// the step ended at.
+    func updateAverage(reached: Double) { average?.update(reached: reached) }
+
+    /// At the end of a run: a schedule-free run leaves its `x` in the model, with BatchNorm
+    /// statistics recomputed there (what it evaluated, and what a script's module holds).
+    func finish() throws {
+        if let weights = optimizerWeights { try weightSwap?.install(weights) }
     }
 
     // MARK: Checkpoints
@@ -127,6 +167,13 @@ final class TrainingRun {
         let accounts = try ledger.state(elapsed: elapsed)
         state.arrays.merge(arrays.merging(accounts.arrays) { a, _ in a }) { a, _ in a }
         state.info.merge(info.merging(accounts.info) { a, _ in a }) { a, _ in a }
+        // The parameters saved are the ones evaluated (schedule-free's x; its y is rebuilt from
+        // x and z when the optimizer's state is loaded).
+        for (name, weights) in zip(parameterNames, optimizerWeights ?? []) { state.arrays[name] = NamedArray(weights) }
+        if let saved = average?.capture(names: parameterNames) {
+            state.arrays.merge(saved.arrays) { a, _ in a }
+            state.info.merge(saved.info) { a, _ in a }
+        }
         return state
     }
 
@@ -136,6 +183,7 @@ final class TrainingRun {
         let elapsed = try ledger.restore(state)
         try model.loadStateArrays(state.arrays)
         try optimizer.load(OptimizerState(from: state, names: parameterNames, template: optimizer.state()))
+        try average?.restore(state, names: parameterNames)
         if step % plan.perEpoch != 0 { iterator.seek(epoch: step / plan.perEpoch, batch: step % plan.perEpoch) }
         return elapsed
     }

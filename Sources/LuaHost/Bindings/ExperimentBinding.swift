@@ -29,7 +29,7 @@ import Foundation
 enum ExperimentBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
-        "eval_at", "probes", "vary", "checkpoint", "share_trunks",
+        "eval_at", "probes", "vary", "checkpoint", "share_trunks", "average",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -69,6 +69,8 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     let shareTrunks: Bool
     /// The trunks of the grid, found once (a worker process trains many of its cells).
     private var trunkPlan: TrunkPlan?
+    /// The weight average every run evaluates beside its model (nil for none).
+    let averaging: WeightAveraging?
     /// Where the declaration stands in the script, for messages.
     let position: String?
 
@@ -118,6 +120,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         varied = try Self.readVaried(o)
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
         shareTrunks = try o.boolean("share_trunks", default: true)
+        averaging = try AverageBinding.read(o, optimizer: optimizer.spec)
         do {
             plan = try ExperimentPlan(
                 name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,
@@ -156,6 +159,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             gradNormAt: gradNormAt, probeData: probeData)
         spec.checkpoint = checkpoint
         spec.validation = validation
+        spec.averaging = averaging
         return spec
     }
 

@@ -21,7 +21,7 @@ import Foundation
 enum TrainBinding {
     static let fields = [
         "data", "model", "loss", "optimizer", "batch_size", "budget", "full_budget", "schedule",
-        "seed", "eval_every", "log", "name", "checkpoint",
+        "seed", "eval_every", "log", "name", "checkpoint", "average",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -53,7 +53,7 @@ enum TrainBinding {
     /// runs unchanged under `budgetrain check`.
     static func checkedTable(_ report: DryRun.Report, request: TrainRequest) -> LuaValue {
         let hasTest = request.spec.test != nil
-        return .record([
+        let fields: [(String, LuaValue)] = [
             ("status", .string("checked")),
             ("parameters", .integer(report.parameterCount)),
             ("steps", report.steps.map { .integer($0) } ?? .null),
@@ -68,7 +68,10 @@ enum TrainBinding {
             ("val_accuracy", request.spec.validation != nil ? .number(.nan) : .null),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             ("evaluations", .array([])),
-        ])
+        ]
+        let averaged: [(String, LuaValue)] = request.spec.averaging != nil && hasTest
+            ? [("avg_test_loss", .number(.nan)), ("avg_test_accuracy", .number(.nan))] : []
+        return .record(fields + averaged)
     }
 
     /// The result table a script receives.
@@ -83,6 +86,8 @@ enum TrainBinding {
             ("test_accuracy", .optional(r.testAccuracy)),
             ("val_loss", .optional(r.valLoss)),
             ("val_accuracy", .optional(r.valAccuracy)),
+            ("avg_test_loss", .optional(r.avgTestLoss)),
+            ("avg_test_accuracy", .optional(r.avgTestAccuracy)),
             ("seed", .integer(Int(truncatingIfNeeded: request.spec.seed))),
             // Time inside the schedule: what a Lua function schedule costs.
             ("schedule_seconds", .number(r.scheduleSeconds)),
@@ -98,6 +103,7 @@ enum TrainBinding {
                 ("train_loss", .optional(e.trainLoss)), ("test_loss", .optional(e.testLoss)),
                 ("test_accuracy", .optional(e.testAccuracy)),
                 ("val_loss", .optional(e.valLoss)), ("val_accuracy", .optional(e.valAccuracy)),
+                ("avg_test_loss", .optional(e.avgTestLoss)), ("avg_test_accuracy", .optional(e.avgTestAccuracy)),
             ])
         })))
         return .record(fields)
@@ -127,7 +133,8 @@ struct TrainRequest {
             throw o.mismatch("budget", expected: "table { epochs = n } | { iterations = n } | { seconds = s }")
         }
         let fullBudget = try Self.readBudget(o, key: "full_budget")
-        let schedule = try o.schedule("schedule") ?? LinearSchedule()
+        // A schedule-free optimizer has no schedule unless one is given.
+        let schedule = try o.schedule("schedule") ?? (optimizer.spec.providesEvaluationWeights ? ConstantSchedule() : LinearSchedule())
         let seed = try o.integer("seed") ?? Int(truncatingIfNeeded: host.options.seed)
         guard seed >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seed)") }
         var evaluateAt = [1.0]
@@ -149,6 +156,7 @@ struct TrainRequest {
             schedule: schedule, seed: UInt64(seed), evaluateAt: evaluateAt)
         spec.checkpoint = checkpoint.policy
         spec.validation = try Self.readValidation(o)
+        spec.averaging = try AverageBinding.read(o, optimizer: optimizer.spec)
     }
 
     /// `checkpoint = { every = f }` (a fraction of the budget), `{ seconds = s }` (of
