@@ -65,6 +65,7 @@ public final class ExperimentRunner {
             let trainer = Trainer(spec: spec, observer: metrics)
             trainer.checkpointSink = RunCheckpointWriter(path: files.checkpointPath, metrics: metrics)
             trainer.resumeState = checkpoint
+            if spec.keepsFinalState { trainer.finalStateSink = RunCheckpointWriter(path: files.finalStatePath, metrics: nil) }
             let result = try withExtendedLifetime(metrics) { try trainer.run() }
             try metrics.flush()
             if result.status == .interrupted { return nil }
@@ -109,6 +110,10 @@ public final class ExperimentRunner {
     /// A run's budget as a fraction of the full budget.
     static func fraction(of budget: Budget, full: Budget, entry: BudgetEntry, perEpoch: Int) -> Double {
         if case let .fraction(f) = entry { return f }
+        switch (entry, full) {
+        case let (.absolute(.examples(b)), .examples(f)), let (.absolute(.flops(b)), .flops(f)): return b / f
+        default: break
+        }
         switch (budget, full) {
         case let (.seconds(s), .seconds(f)): return s / f
         default:
@@ -128,6 +133,8 @@ extension ResultRow {
         testLoss = result.testLoss
         testAccuracy = result.testAccuracy
         gradNorm = result.gradNorm
+        flops = result.flops
+        if let steps = result.budgetSteps { budgetSteps = steps }
         resumedFromStep = result.resumedFromStep
         if let m = result.message { extras["message"] = m }
     }

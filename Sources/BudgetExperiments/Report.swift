@@ -123,7 +123,8 @@ public enum ExperimentReport {
         for name in s.schedules {
             var byProgress: [Double: [Double]] = [:]
             for (dir, row) in runs where row.configuration == name && row.budget == budget {
-                for line in metrics(dir: dir, run: row.run) {
+                // Evaluation lines only: step lines carry the minibatch norm (probes.step_grad_norm).
+                for line in metrics(dir: dir, run: row.run) where line["epoch"] == nil {
                     if let p = line["progress"], let g = line["grad_norm"] { byProgress[p, default: []].append(g) }
                 }
             }

@@ -18,6 +18,8 @@ public struct ResultRow: Sendable, Equatable, Codable {
     public var testLoss: Double?
     public var testAccuracy: Double?
     public var gradNorm: Double?
+    /// Training FLOPs of the run's own steps (see `FLOPCount`); nil when not counted.
+    public var flops: Double?
     /// Extra columns (varied fields, then `message`), by name.
     public var extras: [String: String] = [:]
     /// The step its last process continued from, when it was resumed from a checkpoint (in
@@ -26,11 +28,11 @@ public struct ResultRow: Sendable, Equatable, Codable {
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,
-                testLoss: Double?, testAccuracy: Double?, gradNorm: Double?, extras: [String: String] = [:]) {
+                testLoss: Double?, testAccuracy: Double?, gradNorm: Double?, extras: [String: String] = [:], flops: Double? = nil) {
         self.experiment = experiment; self.run = run; self.schedule = schedule; self.budget = budget
         self.budgetSteps = budgetSteps; self.seed = seed; self.status = status; self.steps = steps
         self.seconds = seconds; self.finalLR = finalLR; self.trainLoss = trainLoss; self.testLoss = testLoss
-        self.testAccuracy = testAccuracy; self.gradNorm = gradNorm; self.extras = extras
+        self.testAccuracy = testAccuracy; self.gradNorm = gradNorm; self.extras = extras; self.flops = flops
     }
 }
 
@@ -38,13 +40,17 @@ public struct ResultRow: Sendable, Equatable, Codable {
 /// The table is derived from the runs' records (see `RunFolder`) and rewritten whole.
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
-/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm`.
-/// Missing values (no test set, a diverged loss) are empty cells.
+/// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
+/// flops`. Missing values (no test set, a diverged loss) are empty cells. Files written before
+/// the `flops` column existed read back with no FLOPs.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
-        "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
+        "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm", "flops",
     ]
+
+    /// The columns before `flops` was added (such files still read).
+    static var columnsWithoutFLOPs: [String] { Array(columns.dropLast()) }
 
     public let path: String
     public let extraColumns: [String]
@@ -65,7 +71,8 @@ public struct ResultsTable {
     func cells(of r: ResultRow) -> [String] {
         [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
          r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
-         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm)]
+         Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm),
+         Self.number(r.flops)]
             + extraColumns.map { r.extras[$0] ?? "" }
     }
 
@@ -83,9 +90,11 @@ public struct ResultsTable {
         var lines = CSV.parse(text)
         guard !lines.isEmpty else { throw EngineError.dataFile(path: path, message: "is empty (expected a header line)") }
         let header = lines.removeFirst()
-        guard Array(header.prefix(columns.count)) == columns else {
+        let hasFLOPs = Array(header.prefix(columns.count)) == columns
+        guard hasFLOPs || Array(header.prefix(columnsWithoutFLOPs.count)) == columnsWithoutFLOPs else {
             throw EngineError.dataFile(path: path, message: "line 1: not a budgetrain results header (expected \(columns.joined(separator: ",")))")
         }
+        let fixed = hasFLOPs ? columns.count : columnsWithoutFLOPs.count
         var rows: [ResultRow] = []
         for (i, cells) in lines.enumerated() where !(cells.count == 1 && cells[0].isEmpty) {
             guard cells.count == header.count else {
@@ -97,11 +106,12 @@ public struct ResultsTable {
                 throw EngineError.dataFile(path: path, message: "line \(i + 2): malformed budget, seed, status or steps")
             }
             var extras: [String: String] = [:]
-            for k in columns.count..<header.count { extras[header[k]] = cells[k] }
+            for k in fixed..<header.count { extras[header[k]] = cells[k] }
             rows.append(ResultRow(
                 experiment: cells[0], run: cells[1], schedule: cells[2], budget: budget, budgetSteps: Int(cells[4]),
                 seed: seed, status: status, steps: steps, seconds: double(8) ?? 0, finalLR: double(9) ?? 0,
-                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras))
+                trainLoss: double(10), testLoss: double(11), testAccuracy: double(12), gradNorm: double(13), extras: extras,
+                flops: hasFLOPs ? double(14) : nil))
         }
         return (header, rows)
     }

@@ -7,6 +7,8 @@ import Foundation
 ///     <experiment>/<run>/metrics.jsonl           its metrics, appended while it trains
 ///     <experiment>/<run>/checkpoint.safetensors  its latest state while it trains; removed once
 ///                                                the record is written
+///     <experiment>/<run>/final.safetensors       its state at the end, when a search continues
+///                                                from it (`RunSpec.keepsFinalState`)
 ///
 /// The record is the truth: results.csv and the report are derived from the records, so no
 /// two processes ever append to one file.
@@ -18,6 +20,7 @@ public struct RunFolder: Sendable {
     public var recordPath: String { path + "/result.json" }
     public var metricsPath: String { path + "/metrics.jsonl" }
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
+    public var finalStatePath: String { path + "/final.safetensors" }
 
     /// The run's record, or nil when it has not ended.
     public func readRecord() throws -> ResultRow? {

@@ -40,7 +40,7 @@ import Testing
         let outcome = try runBudgetrain(["run", "grid.lua", "--quiet"], in: dir.path)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let text = try dir.read("runs/grid/results.csv")
-        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,message\n"))
+        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,flops,message\n"))
         let results = try rows(dir.path + "/runs/grid/results.csv")
         #expect(results.count == 8)
         #expect(Set(results.map(\.run)).count == 8)
@@ -238,7 +238,7 @@ import Testing
         var csv = ResultsTable.columns.joined(separator: ",") + "\n"
         // Budget 0.25 ranks a > b > c; budget 1 ranks a > c > b: τ = 1/3, ρ = 0.5.
         for (s, b, acc) in [("a", 0.25, 0.9), ("b", 0.25, 0.8), ("c", 0.25, 0.7), ("a", 1, 0.95), ("b", 1, 0.85), ("c", 1, 0.9)] {
-            csv += "e,\(s)-\(b),\(s),\(b),10,1,ok,10,1,0,0.1,0.1,\(acc),\n"
+            csv += "e,\(s)-\(b),\(s),\(b),10,1,ok,10,1,0,0.1,0.1,\(acc),,\n"
         }
         try dir.write("r/results.csv", csv)
         let outcome = try runBudgetrain(["rank", "r", "--budget", "0.25", "--reference", "1"], in: dir.path)
