@@ -52,6 +52,9 @@ public final class Sweep {
     public weak var progress: RunProgressReporter?
     /// Called after each run this process trained (the Lua host collects garbage there).
     public var afterLocalRun: () -> Void = {}
+    /// Train only these runs of the plan (nil: every run); the others' records are kept and
+    /// stay in results.csv. A search trains its plan one rung at a time.
+    public var onlyRuns: Set<String>?
 
     private var lock: SweepLock?
     private var records: [String: ResultRow] = [:]
@@ -81,9 +84,10 @@ public final class Sweep {
         try identity.write(to: directory)
         try writeConfiguration()
         records = try runner.records()
-        let pending = try runner.pending(retryFailed: settings.resume)
-        if pending.count < plan.cells.count {
-            progress?.note("\(plan.name): resuming, \(plan.cells.count - pending.count) of \(plan.cells.count) runs already finished")
+        let pending = try runner.pending(retryFailed: settings.resume).filter { onlyRuns?.contains($0.run) ?? true }
+        let wanted = onlyRuns.map { only in plan.cells.filter { only.contains($0.run) }.count } ?? plan.cells.count
+        if pending.count < wanted {
+            progress?.note("\(plan.name): resuming, \(wanted - pending.count) of \(wanted) runs already finished")
         }
         if settings.jobs > 1 || settings.runTimeout != nil, !pending.isEmpty {
             try runInWorkers(pending)
