@@ -42,6 +42,7 @@ struct ExperimentSweep {
             "probes": "grad_norm at \(declaration.gradNormAt.map(\.formatted)), \(declaration.probeData?.count ?? declaration.train.count) examples",
         ]
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
+        if declaration.logsStepGradientNorm { settings["step_grad_norm"] = "logged" }
         return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, runs: plan.cells.map(\.run), settings: settings)
     }
 
@@ -80,6 +81,7 @@ struct ExperimentSweep {
             "train_data": ["name": declaration.train.name, "examples": declaration.train.count, "shape": declaration.train.sampleShape],
             "test_data": declaration.test.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
             "eval_at": declaration.evaluateAt,
+            "targets": declaration.targets,
             "probes": ["grad_norm": declaration.gradNormAt, "examples": declaration.probeData?.count ?? declaration.train.count],
             "checkpoint": ["every": declaration.checkpoint.fraction.map { $0 as Any } ?? NSNull(), "seconds": declaration.checkpoint.seconds.map { $0 as Any } ?? NSNull()],
             "versions": ["budgetrain": BudgetrainVersion.string, "lua": LuaState.versionString],
