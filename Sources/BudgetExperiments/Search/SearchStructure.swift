@@ -17,8 +17,9 @@ import Foundation
 ///   `n_s = ⌈(s_max + 1)/(s + 1) · η^s⌉` configurations (at most as many as the search has),
 ///   the first `n_s` of a permutation of the list drawn from `(seed, s)`.
 ///
-/// The winner of a bracket is its best configuration at its last rung; the search's winner
-/// is the best of the bracket winners at the maximum budget.
+/// Ties in the metric go to the configuration listed first. The winner of a bracket is its
+/// best configuration at its last rung; the search's winner is the best of the bracket
+/// winners at the maximum budget.
 public struct SearchStructure: Sendable, Equatable {
     public struct Rung: Sendable, Equatable {
         public var index: Int
@@ -133,6 +134,7 @@ public struct SearchStructure: Sendable, Equatable {
         var outcomes: [RungOutcome] = []
         var winners: [(bracket: Int, configuration: Int, metric: Double)] = []
         for bracket in brackets {
+            let order = Dictionary(bracket.configurations.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
             var current = bracket.configurations
             for rung in bracket.rungs {
                 let metrics = try evaluate(bracket, rung, current)
@@ -141,7 +143,9 @@ public struct SearchStructure: Sendable, Equatable {
                 if rung.keep == 0, let top = Self.best(current, metrics: metrics, count: 1).first {
                     winners.append((bracket.halvings, top, metrics[top] ?? .nan))
                 }
-                current = survivors
+                // The next rung lists its configurations in the bracket's order, so that ties
+                // there break by that order too (as results.csv and the summary list them).
+                current = survivors.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
             }
         }
         let finals = Dictionary(winners.map { ($0.configuration, $0.metric) }, uniquingKeysWith: { a, b in max(a, b) })
