@@ -17,8 +17,12 @@ struct ReportSections {
         for experiment in experiments {
             let owners = sources.indices.filter { sources[$0].rows.contains { $0.experiment == experiment } }
             let runs = owners.flatMap { i in sources[i].rows.filter { $0.experiment == experiment }.map { (directory: sources[i].directory, row: $0) } }
-            if let config = owners.first.map({ configs[$0] }),
-               let search = SearchSummary(experiment: experiment, rows: runs.map(\.row), config: config) {
+            if let owner = owners.first, var search = SearchSummary(experiment: experiment, rows: runs.map(\.row), config: configs[owner]) {
+                // The grid to measure its winner against: an experiment folder beside it.
+                if let grid = search.description.reference {
+                    let path = (sources[owner].directory as NSString).deletingLastPathComponent + "/" + SafeName.folder(for: grid) + "/results.csv"
+                    if let rows = try? ResultsTable.read(path: path).rows { search.compare(with: grid, rows: rows) }
+                }
                 searches[experiment] = search
                 continue
             }

@@ -96,7 +96,17 @@ import TestSupport
         #expect(summary.rungs.map(\.steps) == [100, 50])
         #expect(summary.gridSteps == 200)
         #expect(summary.markdown().contains("Winner: **c=b**"))
+        #expect(summary.markdown().contains("- bracket 1, rung 0 → 1: c=b\n"))
         #expect(SearchSummary(experiment: "e", rows: rows, config: [:]) == nil)
+
+        // Against a grid where c=a is best at the full budget: a regret of 0.05, matched by the
+        // configuration's fields whatever the grid's schedule.
+        var compared = summary
+        compared.compare(with: "grid", rows: [row("constant", "a", 1, 0.95), row("constant", "b", 1, 0.9), row("constant", "a", 0.5, 0.99)])
+        #expect(compared.regret?.best == "c=a")
+        #expect(abs((compared.regret?.regret ?? 0) - 0.05) < 1e-12)
+        #expect(compared.regret?.gridSteps == 200)
+        #expect(compared.markdown().contains("a regret of 0.0500"))
     }
 
     @Test func timeToTargetReadsTheEvaluations() throws {

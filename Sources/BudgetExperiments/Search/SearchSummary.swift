@@ -23,6 +23,9 @@ public struct SearchSummary: Sendable {
         public var metric: String
         public var configurations: Int
         public var seeds: Int
+        /// An experiment (a grid over the same configurations, in the same results folder)
+        /// to measure the winner's regret against.
+        public var reference: String?
 
         /// Reads `config["search"]`; nil when the folder holds no search.
         public init?(config: [String: Any]) {
@@ -35,6 +38,7 @@ public struct SearchSummary: Sendable {
             metric = s["metric"] as? String ?? "test_accuracy"
             configurations = s["configurations"] as? Int ?? 0
             seeds = s["seeds"] as? Int ?? 1
+            reference = s["reference"] as? String
         }
 
         public var lowerIsBetter: Bool { metric.hasSuffix("loss") }
@@ -65,6 +69,43 @@ public struct SearchSummary: Sendable {
     public var gridSteps: Int?
     public var gridSeconds: Double?
     public var gridFLOPs: Double?
+    /// Against the reference grid: its best configuration at the maximum budget, the
+    /// winner's metric there, and the grid's measured compute at that budget.
+    public var regret: Regret?
+
+    public struct Regret: Sendable {
+        public var grid: String
+        public var best: String
+        public var bestMetric: Double
+        public var winnerMetric: Double?
+        public var gridSteps: Int
+        public var gridSeconds: Double
+
+        /// How far the winner falls short of the grid's best (0: the search found it).
+        public var regret: Double? { winnerMetric.map { abs(bestMetric - $0) } }
+    }
+
+    /// Measures the winner against the reference grid's rows (its runs at budget 1, mean over
+    /// seeds; configurations matched by their varied fields, whatever the grid's schedule).
+    public mutating func compare(with grid: String, rows: [ResultRow]) {
+        let finals = rows.filter { abs($0.budget - 1) < 1e-9 }
+        guard !finals.isEmpty else { return }
+        let sign = description.lowerIsBetter ? -1.0 : 1.0
+        var names: [String] = []
+        for r in finals where !names.contains(RankBootstrap.configurationWithinSchedule(r)) { names.append(RankBootstrap.configurationWithinSchedule(r)) }
+        func metric(_ name: String) -> Double? {
+            let values = finals.filter { RankBootstrap.configurationWithinSchedule($0) == name && $0.status == .ok }
+                .compactMap { $0.metric(description.metric) }.filter(\.isFinite)
+            return values.isEmpty ? nil : values.mean
+        }
+        guard let best = Self.best(names.map { ($0, metric($0)) }, sign: sign) else { return }
+        // The grid's compute for one schedule: every configuration and seed at budget 1.
+        let schedule = finals[0].schedule
+        let oneSchedule = finals.filter { $0.schedule == schedule }
+        regret = Regret(
+            grid: grid, best: best.name, bestMetric: best.metric, winnerMetric: winner.flatMap { metric($0.name) },
+            gridSteps: oneSchedule.map(\.steps).reduce(0, +), gridSeconds: oneSchedule.map(\.seconds).reduce(0, +))
+    }
 
     /// The search section of an experiment's rows; nil when the rows are not a search's.
     public init?(experiment: String, rows: [ResultRow], config: [String: Any]) {
@@ -154,6 +195,13 @@ public struct SearchSummary: Sendable {
             let bestText = top.map { "\($0.name): \(String(format: "%.4f", $0.metric))" } ?? "–"
             out += "| \(r.bracket) | \(r.rung) | \(String(format: "%.4g", r.budget)) | \(r.budgetSteps.map(String.init) ?? "") | \(r.trained.count) | \(bestText) | \(r.survivors.count) | \(r.steps) | \(String(format: "%.1f", r.seconds)) |\n"
         }
+        let promoted = rungs.filter { !$0.survivors.isEmpty }
+        if !promoted.isEmpty {
+            out += "\nSurvivors:\n\n"
+            for r in promoted {
+                out += "- bracket \(r.bracket), rung \(r.rung) → \(r.rung + 1): \(r.survivors.joined(separator: "; "))\n"
+            }
+        }
         if let winner {
             out += "\nWinner: **\(winner.name)**, \(description.metric) \(String(format: "%.4f", winner.metric)) at the maximum budget.\n"
         } else {
@@ -167,6 +215,14 @@ public struct SearchSummary: Sendable {
         } else {
             out += "."
         }
+        if let r = regret {
+            out += "\nAgainst the grid `\(r.grid)` at the maximum budget: its best is \(r.best) (\(String(format: "%.4f", r.bestMetric)))"
+            if let w = r.winnerMetric, let regret = r.regret {
+                out += "; the winner scores \(String(format: "%.4f", w)) there, a regret of \(String(format: "%.4f", regret))"
+            }
+            out += String(format: ". The grid spent %d steps and %.0f s at that budget (one schedule, all its seeds); the search %.1f%% of those steps.\n",
+                          r.gridSteps, r.gridSeconds, 100 * Double(steps) / Double(max(r.gridSteps, 1)))
+        }
         return out + "\n"
     }
 
@@ -178,7 +234,7 @@ public struct SearchSummary: Sendable {
         }
         out += "</table>\n"
         let markdown = self.markdown()
-        for line in markdown.split(separator: "\n") where line.hasPrefix("Winner") || line.hasPrefix("Compute") || line.hasPrefix("No winner") {
+        for line in markdown.split(separator: "\n") where ["Winner", "Compute", "No winner", "Against", "- bracket"].contains(where: { line.hasPrefix($0) }) {
             out += "<p>\(escape(line.replacingOccurrences(of: "**", with: "")))</p>\n"
         }
         return out

@@ -20,13 +20,14 @@ import Foundation
 ///   eta = 3,
 ///   hyperband = false,                           -- true: every bracket (Li et al. 2018)
 ///   continue = false,                            -- true: survivors continue from their last rung
+///   reference = "grid",                          -- optional: an experiment{} whose full-budget runs measure the regret
 /// }
 /// ```
 enum SearchBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "schedule", "vary", "configurations", "sample",
         "max_budget", "min_budget", "eta", "hyperband", "bracket", "truncated", "continue", "seeds", "seed", "metric",
-        "eval_at", "probes", "checkpoint",
+        "eval_at", "probes", "checkpoint", "reference",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -72,6 +73,9 @@ public final class SearchDeclaration: CellServing {
     let gradNormAt: [Double]
     let logsStepGradientNorm: Bool
     let checkpoint: CheckpointPolicy
+    /// An experiment over the same configurations whose full-budget results measure the
+    /// winner's regret (the report reads it from the same output folder).
+    let reference: String?
     let position: String?
     /// Where each run of the plan stands.
     let cellsByRun: [String: Position]
@@ -137,6 +141,7 @@ public final class SearchDeclaration: CellServing {
             probeData = nil
         }
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
+        reference = try o.string("reference")
 
         guard let maxBudget = try TrainRequest.readBudget(o, key: "max_budget") else {
             throw o.mismatch("max_budget", expected: "budget table { epochs = n } | { iterations = n } | { examples = n } | { flops = f }")

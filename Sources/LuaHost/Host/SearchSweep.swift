@@ -130,6 +130,7 @@ struct SearchSweep {
             "seeds": d.seeds.count,
             "seed": Int(truncatingIfNeeded: d.seed),
             "max_budget": d.maxBudget.description,
+            "reference": d.reference.map { $0 as Any } ?? NSNull(),
             "brackets": d.structure.brackets.map { bracket -> [String: Any] in
                 ["halvings": bracket.halvings, "configurations": bracket.configurations.count,
                  "rungs": bracket.rungs.map { ["fraction": $0.fraction, "size": $0.size, "keep": $0.keep] }]
