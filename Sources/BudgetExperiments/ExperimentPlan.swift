@@ -1,4 +1,5 @@
 import BudgetEngine
+import Foundation
 
 /// A budget in a grid: a fraction of the experiment's full budget, or an absolute one.
 public enum BudgetEntry: Sendable, Equatable {
@@ -20,6 +21,8 @@ public enum BudgetEntry: Sendable, Equatable {
         case let .absolute(.iterations(n)): return "\(n)it"
         case let .absolute(.epochs(e)): return "\(e.formatted)ep"
         case let .absolute(.seconds(s)): return "\(s.formatted)s"
+        case let .absolute(.examples(n)): return "\(n.formatted)ex"
+        case let .absolute(.flops(f)): return String(format: "%gflops", f)
         }
     }
 }

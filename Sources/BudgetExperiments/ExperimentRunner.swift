@@ -73,6 +73,7 @@ public final class ExperimentRunner {
             trainer.checkpointSink = RunCheckpointWriter(path: files.checkpointPath, metrics: metrics)
             trainer.resumeState = checkpoint
             if checkpoint == nil { trainer.branches = try branches(of: cell) }
+            if spec.keepsFinalState { trainer.finalStateSink = RunCheckpointWriter(path: files.finalStatePath, metrics: nil) }
             let result = try withExtendedLifetime((metrics, heartbeat)) { try trainer.run() }
             try metrics.flush()
             if result.status == .interrupted { return nil }
@@ -132,6 +133,10 @@ public final class ExperimentRunner {
     /// A run's budget as a fraction of the full budget.
     static func fraction(of budget: Budget, full: Budget, entry: BudgetEntry, perEpoch: Int) -> Double {
         if case let .fraction(f) = entry { return f }
+        switch (entry, full) {
+        case let (.absolute(.examples(b)), .examples(f)), let (.absolute(.flops(b)), .flops(f)): return b / f
+        default: break
+        }
         switch (budget, full) {
         case let (.seconds(s), .seconds(f)): return s / f
         default:
@@ -154,6 +159,8 @@ extension ResultRow {
         (valLoss, valAccuracy) = (result.valLoss, result.valAccuracy)
         avgTestAccuracy = result.avgTestAccuracy
         avgTestLoss = result.avgTestLoss
+        flops = result.flops
+        if let steps = result.budgetSteps { budgetSteps = steps }
         resumedFromStep = result.resumedFromStep
         trunkSteps = result.trunkSteps
         if let m = result.message { extras["message"] = m }

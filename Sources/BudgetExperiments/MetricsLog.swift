@@ -4,6 +4,7 @@ import Foundation
 /// A run's metrics as JSON lines, written while the run trains (so a sweep can be watched):
 ///
 ///     {"step":0,"progress":0,"epoch":0,"lr":0.1,"loss":2.302585}
+///     {"step":1,"progress":0.001,"epoch":0,"lr":0.0999,"loss":2.28,"grad_norm":1.93}   (with probes.step_grad_norm)
 ///     {"event":"evaluation","step":469,"progress":0.5,"train_loss":0.41,"test_loss":0.45,"test_accuracy":0.84,"grad_norm":0.9}
 ///     {"event":"evaluation",...,"avg_test_loss":0.43,"avg_test_accuracy":0.85}     (with a weight average)
 ///
@@ -126,7 +127,8 @@ public final class MetricsLog: TrainingObserver {
     }
 
     static func stepLine(_ r: StepRecord) -> String {
-        "{\"step\":\(r.step),\"progress\":\(number(r.progress)),\"epoch\":\(r.epoch),\"lr\":\(number(r.learningRate)),\"loss\":\(number(r.loss))}\n"
+        let gradNorm = r.gradNorm.map { ",\"grad_norm\":\(number($0))" } ?? ""
+        return "{\"step\":\(r.step),\"progress\":\(number(r.progress)),\"epoch\":\(r.epoch),\"lr\":\(number(r.learningRate)),\"loss\":\(number(r.loss))\(gradNorm)}\n"
     }
 
     static func evaluationLine(_ r: EvaluationRecord) -> String {

@@ -11,9 +11,10 @@ public enum ExperimentReport {
     }
 
     /// Writes `summary.md` and `report.html` into `output` from the results of `directories`.
-    /// Returns the summary text.
+    /// Returns the summary text. `targets` (test accuracies) overrides the experiments' own
+    /// (config.json's `targets`) for the time-to-target tables and performance profiles.
     @discardableResult
-    public static func write(directories: [String], to output: String) throws -> String {
+    public static func write(directories: [String], to output: String, targets: [Double]? = nil) throws -> String {
         var sources: [Source] = []
         for d in directories {
             // What results.csv does not hold (steps trained by a trunk) comes from the records.
@@ -28,9 +29,12 @@ public enum ExperimentReport {
         let experiments = ExperimentSummary.experiments(in: rows)
         let order = directories.flatMap(declaredScheduleOrder)
         let summaries = experiments.map { ExperimentSummary(experiment: $0, rows: rows, scheduleOrder: order) }
-        let summary = "# Results\n\n" + (summaries.isEmpty ? "No finished runs yet.\n" : summaries.map { $0.markdown() }.joined(separator: "\n"))
+        let sections = ReportSections(sources: sources, experiments: experiments, targets: targets)
+        let summary = "# Results\n\n" + (summaries.isEmpty ? "No finished runs yet.\n" : summaries.map { $0.markdown() + sections.markdown(for: $0.experiment) }.joined(separator: "\n"))
+            + sections.profileMarkdown
         try AtomicFile.write(summary, to: output + "/summary.md")
-        try AtomicFile.write(html(summaries: summaries, sources: sources), to: output + "/report.html")
+        try AtomicFile.write(html(summaries: summaries, sources: sources, sections: sections), to: output + "/report.html")
+        if let chart = sections.profileChart { try AtomicFile.write(chart.render() + "\n", to: output + "/figures/performance-profiles.svg") }
         // The same charts as files, for papers and READMEs.
         for s in summaries {
             for (file, chart) in charts(s, sources: sources) { try AtomicFile.write(chart.render() + "\n", to: output + "/figures/" + file) }
@@ -53,7 +57,7 @@ public enum ExperimentReport {
         return charts.map { (file: "\(s.experiment)-\($0.0).svg", chart: $0.1) }
     }
 
-    static func html(summaries: [ExperimentSummary], sources: [Source]) -> String {
+    static func html(summaries: [ExperimentSummary], sources: [Source], sections: ReportSections? = nil) -> String {
         var body = ""
         for s in summaries {
             body += "<h2>\(escape(s.experiment))</h2>\n"
@@ -61,10 +65,12 @@ public enum ExperimentReport {
             if let line = s.trunkLine { body += "<p>\(escape(line))</p>\n" }
             body += s.bestRate?.html() ?? ""
             if s.hasAveragedAccuracy { body += "<p>Test accuracy of the averaged model:</p>\n" + tableHTML(s, s.averagedAccuracy) }
+            body += sections?.html(for: s.experiment) ?? ""
             body += "<div class=\"charts\">\n"
             for (_, chart) in charts(s, sources: sources) { body += chart.render() }
             body += "</div>\n"
         }
+        body += sections?.profileHTML ?? ""
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>budgetrain report</title>
@@ -134,7 +140,8 @@ public enum ExperimentReport {
         for name in s.schedules {
             var byProgress: [Double: [Double]] = [:]
             for (dir, row) in runs where row.configuration == name && row.budget == budget {
-                for line in metrics(dir: dir, run: row.run) {
+                // Evaluation lines only: step lines carry the minibatch norm (probes.step_grad_norm).
+                for line in metrics(dir: dir, run: row.run) where line["epoch"] == nil {
                     if let p = line["progress"], let g = line["grad_norm"] { byProgress[p, default: []].append(g) }
                 }
             }

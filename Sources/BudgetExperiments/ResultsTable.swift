@@ -21,6 +21,8 @@ public struct ResultRow: Sendable, Equatable, Codable {
     /// Loss and accuracy on the validation set at the end, when the run had one.
     public var valLoss: Double?
     public var valAccuracy: Double?
+    /// Training FLOPs of the run's own steps (see `FLOPCount`); nil when not counted.
+    public var flops: Double?
     /// Extra columns (varied fields, then `message`), by name.
     public var extras: [String: String] = [:]
     /// The step its last process continued from, when it was resumed from a checkpoint (in
@@ -34,11 +36,11 @@ public struct ResultRow: Sendable, Equatable, Codable {
 
     public init(experiment: String, run: String, schedule: String, budget: Double, budgetSteps: Int?, seed: UInt64,
                 status: RunStatus, steps: Int, seconds: Double, finalLR: Double, trainLoss: Double?,
-                testLoss: Double?, testAccuracy: Double?, gradNorm: Double?, extras: [String: String] = [:]) {
+                testLoss: Double?, testAccuracy: Double?, gradNorm: Double?, extras: [String: String] = [:], flops: Double? = nil) {
         self.experiment = experiment; self.run = run; self.schedule = schedule; self.budget = budget
         self.budgetSteps = budgetSteps; self.seed = seed; self.status = status; self.steps = steps
         self.seconds = seconds; self.finalLR = finalLR; self.trainLoss = trainLoss; self.testLoss = testLoss
-        self.testAccuracy = testAccuracy; self.gradNorm = gradNorm; self.extras = extras
+        self.testAccuracy = testAccuracy; self.gradNorm = gradNorm; self.extras = extras; self.flops = flops
     }
 }
 
@@ -47,17 +49,21 @@ public struct ResultRow: Sendable, Equatable, Codable {
 ///
 /// Columns, in this order, then any extras: `experiment, run, schedule, budget, budget_steps,
 /// seed, status, steps, seconds, final_lr, train_loss, test_loss, test_accuracy, grad_norm,
-/// val_loss, val_accuracy, avg_test_accuracy, avg_test_loss`. Missing values (no test set, a
+/// flops, val_loss, val_accuracy, avg_test_accuracy, avg_test_loss`. Missing values (no test set, a
 /// diverged loss, no validation set, no weight average) are empty cells. Columns after the
 /// first 14 were added later and are read by name, so files written before them still read.
 public struct ResultsTable {
     public static let columns = [
         "experiment", "run", "schedule", "budget", "budget_steps", "seed", "status", "steps", "seconds",
         "final_lr", "train_loss", "test_loss", "test_accuracy", "grad_norm",
-        "val_loss", "val_accuracy", "avg_test_accuracy", "avg_test_loss",
+        "flops", "val_loss", "val_accuracy", "avg_test_accuracy", "avg_test_loss",
     ]
     /// The columns every results file has had, in this order.
     static let baseColumnCount = 14
+
+    /// The columns before `flops` was added (such files still read).
+    /// The columns of a results file from before `flops` (and the later ones) existed.
+    static var columnsWithoutFLOPs: [String] { Array(columns.prefix(baseColumnCount)) }
 
     public let path: String
     public let extraColumns: [String]
@@ -94,7 +100,7 @@ public struct ResultsTable {
         [r.experiment, r.run, r.schedule, Self.number(r.budget), r.budgetSteps.map(String.init) ?? "", String(r.seed),
          r.status.rawValue, String(r.steps), Self.number(r.seconds, digits: 3), Self.number(r.finalLR),
          Self.number(r.trainLoss), Self.number(r.testLoss), Self.number(r.testAccuracy), Self.number(r.gradNorm),
-         Self.number(r.valLoss), Self.number(r.valAccuracy), Self.number(r.avgTestAccuracy), Self.number(r.avgTestLoss)]
+         Self.number(r.flops), Self.number(r.valLoss), Self.number(r.valAccuracy), Self.number(r.avgTestAccuracy), Self.number(r.avgTestLoss)]
             + extraColumns.map { r.extras[$0] ?? "" }
     }
 
@@ -139,6 +145,7 @@ public struct ResultsTable {
             rows[rows.count - 1].avgTestLoss = named("avg_test_loss")
             rows[rows.count - 1].valLoss = named("val_loss")
             rows[rows.count - 1].valAccuracy = named("val_accuracy")
+            rows[rows.count - 1].flops = named("flops")
         }
         return (header, rows)
     }

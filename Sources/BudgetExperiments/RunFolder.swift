@@ -9,6 +9,8 @@ import Foundation
 ///     <experiment>/<run>/checkpoint.safetensors  its latest state while it trains; removed once
 ///                                                the record is written
 ///     <experiment>/<run>/heartbeat.json          who trains it, and how far it has got, while it trains
+///     <experiment>/<run>/final.safetensors       its state at the end, when a search continues
+///                                                from it (`RunSpec.keepsFinalState`)
 ///
 /// The record is the truth: results.csv and the report are derived from the records, so no
 /// two processes ever append to one file.
@@ -22,6 +24,7 @@ public struct RunFolder: Sendable {
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
     public var eventsPath: String { path + "/" + EventFile.fileName }
     public var heartbeatPath: String { path + "/heartbeat.json" }
+    public var finalStatePath: String { path + "/final.safetensors" }
 
     /// The run's record, or nil when it has not ended.
     public func readRecord() throws -> ResultRow? {

@@ -148,9 +148,8 @@ extension Array where Element == Double {
 
 extension ResultRow {
     /// The schedule and the values of any other varied field, e.g. `linear width=64`: what
-    /// the seeds of one table cell share.
+    /// the seeds of one table cell share (a search's bracket and rung are not part of it).
     public var configuration: String {
-        let varied = extras.filter { $0.key != "message" && !$0.value.isEmpty }.sorted { $0.key < $1.key }
-        return ([schedule] + varied.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
+        ([schedule] + variedFields.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
     }
 }

@@ -55,6 +55,9 @@ public final class Sweep {
     public weak var progress: RunProgressReporter?
     /// Called after each run this process trained (the Lua host collects garbage there).
     public var afterLocalRun: () -> Void = {}
+    /// Train only these runs of the plan (nil: every run); the others' records are kept and
+    /// stay in results.csv. A search trains its plan one rung at a time.
+    public var onlyRuns: Set<String>?
 
     private var lock: SweepLock?
     private var records: [String: ResultRow] = [:]
@@ -78,7 +81,8 @@ public final class Sweep {
         lock = locks.last
         let shard = settings.shard
         let trunks = runner.trunks
-        let cells = shard.map { plan.shard($0.index, of: $0.count) { trunks.trunks[$0.run] ?? $0.run } } ?? plan.cells
+        let cells = (shard.map { plan.shard($0.index, of: $0.count) { trunks.trunks[$0.run] ?? $0.run } } ?? plan.cells)
+            .filter { onlyRuns?.contains($0.run) ?? true }
         runner.owner = shard.map { "shard \($0) on \(ProcessInfo.processInfo.hostName)" } ?? "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
         if settings.resume || shard != nil {
             try identity.check(against: directory)

@@ -93,7 +93,7 @@ struct RunCommand: ParsableCommand {
         try StandardOutput.silenced { try host.runScript(at: script.file, arguments: scriptArguments) }
         WorkerService.serve { experiment, run, heartbeat in
             defer { host.collectGarbage() }
-            guard let declaration = host.declarations.first(where: { $0.label == experiment }) as? ExperimentDeclaration else {
+            guard let declaration = host.declarations.first(where: { $0.label == experiment }) as? CellServing else {
                 var row = ExperimentRunner.row(for: ExperimentCell(run: run, schedule: "", budget: .fraction(0), seed: 0), experiment: experiment)
                 row.extras["message"] = "the script no longer declares experiment '\(experiment)'"
                 return row

@@ -54,7 +54,7 @@ import TestSupport
 
         let text = try String(contentsOfFile: dir + "/results.csv", encoding: .utf8)
         let lines = text.split(separator: "\n")
-        #expect(lines.first == "experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,val_loss,val_accuracy,avg_test_accuracy,avg_test_loss,message")
+        #expect(lines.first == "experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,flops,val_loss,val_accuracy,avg_test_accuracy,avg_test_loss,message")
         let rows = try ResultsTable.read(path: dir + "/results.csv").rows
         #expect(rows.count == 4)
         #expect(Set(rows.map(\.run)).count == 4)

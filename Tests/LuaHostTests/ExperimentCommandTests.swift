@@ -40,7 +40,7 @@ import Testing
         let outcome = try runBudgetrain(["run", "grid.lua", "--quiet"], in: dir.path)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let text = try dir.read("runs/grid/results.csv")
-        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,val_loss,val_accuracy,avg_test_accuracy,avg_test_loss,message\n"))
+        #expect(text.hasPrefix("experiment,run,schedule,budget,budget_steps,seed,status,steps,seconds,final_lr,train_loss,test_loss,test_accuracy,grad_norm,flops,val_loss,val_accuracy,avg_test_accuracy,avg_test_loss,message\n"))
         let results = try rows(dir.path + "/runs/grid/results.csv")
         #expect(results.count == 8)
         #expect(Set(results.map(\.run)).count == 8)
@@ -193,7 +193,7 @@ import Testing
         }
         #expect(message("budget = { 0.5 }")?.contains("unknown field 'budget' to 'experiment'; did you mean 'budgets'?") == true)
         #expect(message("budgets = { 0 }")?.contains("bad field 'budgets' to 'experiment' (fractions must be positive, got 0.0 at index 1)") == true)
-        #expect(message("budgets = { { iterations = 5, epochs = 1 } }")?.contains("exactly one of epochs, iterations or seconds") == true)
+        #expect(message("budgets = { { iterations = 5, epochs = 1 } }")?.contains("exactly one of epochs, iterations, seconds, examples or flops") == true)
         #expect(message("seeds = { 1.5 }")?.contains("bad field 'seeds'") == true)
         // Absurd sizes are errors, not overflowing step counts.
         #expect(message("budgets = { 1e300 }")?.contains("budget fractions must be in (0, 1000], got 1e+300") == true)

@@ -150,7 +150,7 @@ import Testing
         let cases: [(String, String)] = [
             ("train { \(base), bugdet = { epochs = 1 } }", "unknown field 'bugdet' to 'train'; did you mean 'budget'?"),
             ("train { \(base) }", "bad field 'budget' to 'train' (table { epochs = n } | { iterations = n } | { seconds = s } expected, got nil)"),
-            ("train { \(base), budget = { epochs = 1, iterations = 3 } }", "bad field 'budget' to 'train' (exactly one of epochs, iterations or seconds expected, got 2)"),
+            ("train { \(base), budget = { epochs = 1, iterations = 3 } }", "bad field 'budget' to 'train' (exactly one of epochs, iterations, seconds, examples or flops expected, got 2)"),
             ("train { \(base), budget = { epocs = 1 } }", "unknown field 'budget.epocs' to 'train'; did you mean 'epochs'?"),
             ("train { \(base), budget = { epochs = 'x' } }", "bad field 'budget.epochs' to 'train' (number expected, got string)"),
             ("train { \(base), budget = { epochs = -1 } }", "epochs must be a positive number"),

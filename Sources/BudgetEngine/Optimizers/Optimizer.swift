@@ -37,6 +37,8 @@ public struct OptimizerState: Codable, Equatable, Sendable {
 public protocol OptimizerSpec: CustomStringConvertible, Sendable {
     /// The base learning rate the schedule multiplies.
     var learningRate: Double { get set }
+    /// The weight decay (coupled or decoupled, as the optimizer applies it).
+    var weightDecay: Double { get set }
     func make(for parameters: [Parameter]) -> Optimizer
     /// Settings as plain values, for the run's recorded configuration.
     var settings: [String: Double] { get }
@@ -55,6 +57,14 @@ extension OptimizerSpec {
         guard lr >= 0, lr.isFinite else { throw EngineError.invalidArgument("lr must be a finite number >= 0, got \(lr)") }
         var copy = self
         copy.learningRate = lr
+        return copy
+    }
+
+    /// The same settings with another weight decay (an experiment varying `weight_decay`).
+    public func withWeightDecay(_ decay: Double) throws -> OptimizerSpec {
+        guard decay >= 0, decay.isFinite else { throw EngineError.invalidArgument("weight_decay must be a finite number >= 0, got \(decay)") }
+        var copy = self
+        copy.weightDecay = decay
         return copy
     }
 }

@@ -57,6 +57,12 @@ enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// `Σ xᵢ²` over `count` values, accumulated in double precision (`cblas_dsdot`).
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        guard count > 0 else { return 0 }
+        return cblas_dsdot(Int32(count), x, 1, x, 1)
+    }
+
     /// Sets the number of threads OpenBLAS uses for each call.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(n, 1))) }
 }

@@ -20,7 +20,10 @@ public enum DryRun {
         }
     }
 
-    public static func run(_ spec: RunSpec) throws -> Report {
+    public static func run(_ given: RunSpec) throws -> Report {
+        try given.budget.validate()
+        try given.fullBudget.validate()
+        let spec = try given.resolvingBudgets()
         try spec.budget.validate()
         try spec.fullBudget.validate()
         try spec.validateAveraging()

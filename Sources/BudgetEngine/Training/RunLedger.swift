@@ -56,6 +56,15 @@ struct RunLedger {
         if record.progress >= 1 { evaluatedAtEnd = true }
     }
 
+    /// Starts the accounts at `step`, continuing another run's state under this run's budget
+    /// (`TrainingRun.continueFrom`): the evaluation points before it are passed, the evaluations,
+    /// loss window and loss since the last evaluation start empty.
+    mutating func continueAt(step: Int, lastLearningRate lr: Double) {
+        self.step = step
+        lastLearningRate = lr
+        _ = points.due(at: plan.reached(steps: step, elapsed: 0))
+    }
+
     // MARK: Checkpoints
 
     /// The ledger as checkpoint state (`run.*`) after `elapsed` seconds of training.

@@ -31,6 +31,16 @@ public struct RunSpec {
     public var validation: Dataset?
     /// A weight average evaluated beside the model (EMA, SWA, LAWA); nil for none.
     public var averaging: WeightAveraging?
+    /// Measure the minibatch gradient norm at every step (`StepRecord.gradNorm`): one pass over
+    /// the gradients, no extra forward or backward pass.
+    public var logsStepGradientNorm = false
+    /// Start from this state, the final state of a run of the same seed, batch size, training
+    /// set, model and optimizer under a smaller budget, and continue it under this spec's
+    /// budget and schedule (a re-planned continuation: see `TrainingRun.continueFrom`).
+    public var continuing: TrainingState?
+    /// Keep the run's final state (a search continues its survivors from it): the experiment
+    /// layer gives such a run's trainer a `finalStateSink`.
+    public var keepsFinalState = false
 
     public init(
         makeModel: @escaping (inout RandomGenerator) throws -> Layer,
@@ -52,6 +62,25 @@ public struct RunSpec {
         self.evaluateAt = evaluateAt
         self.gradNormAt = gradNormAt
         self.probeData = probeData
+    }
+
+    /// The same spec with budgets in examples or FLOPs turned into steps (see
+    /// `Budget.resolved`); FLOPs are counted on a model built once from a throwaway generator,
+    /// and only when a budget is in FLOPs.
+    public func resolvingBudgets() throws -> RunSpec {
+        guard budget.needsResolution || fullBudget.needsResolution else { return self }
+        var cached: Double?
+        let perExample: () throws -> Double = {
+            if let cached { return cached }
+            var rng = RandomGenerator(seed: seed, stream: RunSpec.initialisationStream)
+            let value = try FLOPCount.trainingFLOPsPerExample(try makeModel(&rng), sampleShape: train.sampleShape)
+            cached = value
+            return value
+        }
+        var copy = self
+        copy.budget = try budget.resolved(batchSize: batchSize, flopsPerExample: perExample)
+        copy.fullBudget = try fullBudget.resolved(batchSize: batchSize, flopsPerExample: perExample)
+        return copy
     }
 }
 
@@ -105,6 +134,9 @@ public struct StepRecord: Sendable {
     public var budgetSteps: Int?
     /// Seconds of training so far.
     public var elapsed: Double
+    /// ‖∇L_B‖₂, the norm of the minibatch loss's gradient this step applied (before the
+    /// optimizer adds weight decay), when `RunSpec.logsStepGradientNorm` asks for it.
+    public var gradNorm: Double? = nil
 }
 
 /// An evaluation at a progress point.
@@ -158,6 +190,16 @@ public struct RunResult: Sendable {
     /// The weight average's test loss and accuracy at the last evaluation that measured them.
     public var avgTestLoss: Double?
     public var avgTestAccuracy: Double?
+    /// The step a continuation (`RunSpec.continuing`) started from: the steps before it were
+    /// trained by the run it continues, under that run's budget.
+    public var continuedFromStep: Int?
+    /// Steps in the budget (nil for a wall-clock budget), after a budget in examples or FLOPs
+    /// was resolved to steps.
+    public var budgetSteps: Int?
+    /// Training FLOPs of the steps this run took itself (a continuation's inherited steps not
+    /// included), counted as `FLOPCount` says: `6 · MACs` per example drawn; nil when the
+    /// model's shapes could not be counted.
+    public var flops: Double?
 }
 
 /// Receives a run's state at its checkpoints (the experiment layer writes it to a file).

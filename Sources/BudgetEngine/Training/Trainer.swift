@@ -12,8 +12,12 @@ public final class Trainer {
     public weak var observer: TrainingObserver?
     /// Where checkpoints go; without one the run saves nothing.
     public var checkpointSink: CheckpointSink?
-    /// The state to continue from (a checkpoint of a run of the same spec).
+    /// The state to continue from (a checkpoint of a run of the same spec). Without one, a
+    /// spec's `continuing` state starts the run instead (see `TrainingRun.continueFrom`).
     public var resumeState: TrainingState?
+    /// Receives the run's state once it has trained its whole budget (status `ok`), after its
+    /// last evaluation: what a later, larger budget continues from.
+    public var finalStateSink: CheckpointSink?
     /// Set from another thread to stop at the next step (as `StopRequest` does for all runs).
     nonisolated(unsafe) public var stopRequested = false
     /// The model as the last `run()` left it (for saving or inspecting it afterwards).
@@ -54,6 +58,7 @@ public final class Trainer {
         let run = try TrainingRun(spec: spec)
         trainedModel = run.model
         let resumedFrom = try resumeState.map { try run.restore($0) }
+        if resumedFrom == nil, let continuing = spec.continuing { try run.continueFrom(continuing) }
         var clock = RunClock(elapsed: resumedFrom ?? 0)
         var instruments = Instrumentation()
         var checkpoints = CheckpointClock(policy: spec.checkpoint, reached: run.plan.reached(steps: run.step, elapsed: clock.elapsed), elapsed: clock.elapsed)
@@ -74,7 +79,7 @@ public final class Trainer {
             }
             observer?.didStep(StepRecord(
                 step: run.step - 1, progress: progress, epoch: (run.step - 1) / run.plan.perEpoch, learningRate: lr,
-                loss: run.lastLoss, budgetSteps: run.plan.budgetSteps, elapsed: clock.elapsed))
+                loss: run.lastLoss, budgetSteps: run.plan.budgetSteps, elapsed: clock.elapsed, gradNorm: run.lastGradientNorm))
             let reached = run.plan.reached(steps: run.step, elapsed: clock.elapsed)
             run.updateAverage(reached: reached)
             if let record = try clock.paused({ try instruments.excludingGEMM { try run.evaluateIfDue(at: reached) } }) {
@@ -88,6 +93,7 @@ public final class Trainer {
         // A wall-clock run still owes its final evaluation.
         if status == .ok, !run.ledger.evaluatedAtEnd, let record = try run.evaluateIfDue(at: 1) { observer?.didEvaluate(record) }
         if status == .ok { try run.finish() }
+        if status == .ok, let finalStateSink { try finalStateSink.save(run.capture(elapsed: clock.elapsed)) }
         return result(of: run, status: status, seconds: clock.elapsed, instruments: instruments, resumed: resumedFrom != nil)
     }
 
@@ -113,7 +119,9 @@ public final class Trainer {
             gemmSeconds: instruments.trainingGEMMSeconds, firstStepTime: instruments.firstStepTime,
             resumedFromStep: resumed ? resumeStep : nil,
             trunkSteps: resumeState?.info["run.trunk_steps"].flatMap { Int($0) },
-            avgTestLoss: lastAveraged?.avgTestLoss, avgTestAccuracy: lastAveraged?.avgTestAccuracy)
+            avgTestLoss: lastAveraged?.avgTestLoss, avgTestAccuracy: lastAveraged?.avgTestAccuracy,
+            continuedFromStep: run.continuedFrom, budgetSteps: run.plan.budgetSteps,
+            flops: run.flops(from: run.continuedFrom ?? 0, to: run.step))
         let validated = run.evaluations.last(where: { $0.valAccuracy != nil })
         (result.valLoss, result.valAccuracy) = (validated?.valLoss, validated?.valAccuracy)
         return result

@@ -33,17 +33,37 @@ final class TrainingRun {
     /// The last measurement, reused when several runs of a trunk evaluate at the same step.
     private var lastMeasurement: (step: Int, test: Bool, gradNorm: Bool, record: EvaluationRecord)?
 
-    init(spec: RunSpec) throws {
-        try spec.budget.validate()
-        try spec.fullBudget.validate()
-        try spec.checkpoint.validate()
-        try spec.validateAveraging()
-        self.spec = spec
-        iterator = try BatchIterator(dataset: spec.train, batchSize: spec.batchSize, shuffle: true, seed: spec.seed, augment: true)
-        plan = RunPlan(spec: spec, perEpoch: iterator.batchesPerEpoch)
+    /// The minibatch gradient norm of the last step, when the spec asks for it.
+    private(set) var lastGradientNorm: Double?
+    /// Training FLOPs of one example (`FLOPCount`); nil when the shapes could not be counted.
+    let flopsPerExample: Double?
+    /// The step this run continued another run's state from (`continueFrom`).
+    private(set) var continuedFrom: Int?
 
-        var initRNG = RandomGenerator(seed: spec.seed, stream: RunSpec.initialisationStream)
-        model = try spec.makeModel(&initRNG)
+    init(spec given: RunSpec) throws {
+        try given.budget.validate()
+        try given.fullBudget.validate()
+        try given.checkpoint.validate()
+        try given.validateAveraging()
+        iterator = try BatchIterator(dataset: given.train, batchSize: given.batchSize, shuffle: true, seed: given.seed, augment: true)
+
+        var initRNG = RandomGenerator(seed: given.seed, stream: RunSpec.initialisationStream)
+        let built = try given.makeModel(&initRNG)
+        model = built
+        // FLOPs from the layer shapes; a model that does not fit its data fails at its first
+        // step with the layer named, so a failed count only leaves the FLOPs unknown here.
+        let counted = try? FLOPCount.trainingFLOPsPerExample(built, sampleShape: given.train.sampleShape)
+        flopsPerExample = counted
+        var spec = given
+        if spec.budget.needsResolution || spec.fullBudget.needsResolution {
+            let perExample = { () throws -> Double in
+                try counted ?? FLOPCount.trainingFLOPsPerExample(built, sampleShape: given.train.sampleShape)
+            }
+            spec.budget = try spec.budget.resolved(batchSize: spec.batchSize, flopsPerExample: perExample)
+            spec.fullBudget = try spec.fullBudget.resolved(batchSize: spec.batchSize, flopsPerExample: perExample)
+        }
+        self.spec = spec
+        plan = RunPlan(spec: spec, perEpoch: iterator.batchesPerEpoch)
         model.setTraining(true)
         model.chooseParallelStrategy()
         Self.skipUnneededInputGradients(of: model)
@@ -84,6 +104,7 @@ final class TrainingRun {
             return false
         }
         _ = try model.backward(loss.backward())
+        if spec.logsStepGradientNorm { lastGradientNorm = Self.gradientNorm(optimizer.parameters) }
         optimizer.step(learningRate: Float(lr))
         ledger.recordStep(loss: batchLoss, learningRate: lr)
         return true
@@ -174,6 +195,8 @@ final class TrainingRun {
             state.arrays.merge(saved.arrays) { a, _ in a }
             state.info.merge(saved.info) { a, _ in a }
         }
+        state.info["run.identity"] = identity
+        if let continuedFrom { state.info["run.continued_from"] = String(continuedFrom) }
         return state
     }
 
@@ -184,8 +207,74 @@ final class TrainingRun {
         try model.loadStateArrays(state.arrays)
         try optimizer.load(OptimizerState(from: state, names: parameterNames, template: optimizer.state()))
         try average?.restore(state, names: parameterNames)
+        continuedFrom = state.info["run.continued_from"].flatMap { Int($0) }
         if step % plan.perEpoch != 0 { iterator.seek(epoch: step / plan.perEpoch, batch: step % plan.perEpoch) }
         return elapsed
+    }
+
+    /// Continues `state`, the final state of another run (the same seed, batch size, training
+    /// set, model and optimizer: its `run.identity`) under this run's larger budget: a
+    /// *re-planned continuation*, as a search's `continue = true` trains its survivors.
+    ///
+    /// Kept: the weights, buffers and random streams, the optimizer's state (momentum, Adam's
+    /// moments and step count) and the step count, so the data continues where it stopped
+    /// (epoch `step / perEpoch`, batch `step % perEpoch`). Changed: the budget, and with it the
+    /// schedule's plan: step `s ≥ saved step` trains at `m(s / budget)` of this run's budget,
+    /// not the one the state was trained under. Dropped: the evaluations, the recent-loss
+    /// window and the metrics position (this run measures and logs only its own steps), and
+    /// the elapsed time (its seconds are its own).
+    ///
+    /// Only the budget may differ, because it is the one thing the fingerprint check of
+    /// `restore` would otherwise refuse that a continuation must change.
+    func continueFrom(_ state: TrainingState) throws {
+        guard let saved = state.info["run.identity"] else {
+            throw EngineError.invalidArgument("continuation: the state has no 'run.identity' (it was not saved by a budgetrain run)")
+        }
+        guard saved == identity else {
+            throw EngineError.invalidArgument("continuation: the state belongs to another run (\(saved)); this run is \(identity)")
+        }
+        guard let budgetSteps = plan.budgetSteps else {
+            throw EngineError.invalidArgument("continuation: needs a budget in steps, epochs, examples or FLOPs, not \(spec.budget)")
+        }
+        let savedStep = try state.integer("run.step")
+        guard savedStep >= 0, savedStep <= budgetSteps else {
+            throw EngineError.invalidArgument("continuation: the state is at step \(savedStep), beyond this run's budget of \(budgetSteps) steps")
+        }
+        try model.loadStateArrays(state.arrays)
+        try optimizer.load(OptimizerState(from: state, names: parameterNames, template: optimizer.state()))
+        ledger.continueAt(step: savedStep, lastLearningRate: try state.number("run.last_lr"))
+        continuedFrom = savedStep
+        if step % plan.perEpoch != 0 { iterator.seek(epoch: step / plan.perEpoch, batch: step % plan.perEpoch) }
+    }
+
+    /// What must agree between a state and a run continuing it under another budget: the
+    /// fingerprint without the budget.
+    private var identity: String {
+        "seed \(spec.seed), batch \(spec.batchSize), \(spec.train.count) training examples, "
+            + "\(model.summary) with \(model.parameterCount) parameters, \(spec.optimizer.description)"
+    }
+
+    // MARK: Measurements
+
+    /// `‖g‖₂ = √(Σ gᵢ²)` over every parameter's gradient, each sum of squares taken by BLAS's
+    /// `dsdot` (single-precision values, double-precision accumulation).
+    static func gradientNorm(_ parameters: [Parameter]) -> Double {
+        var sum = 0.0
+        for p in parameters { sum += BLAS.sumOfSquares(p.gradient.data, count: p.count) }
+        return sum.squareRoot()
+    }
+
+    /// Examples drawn by steps `0 ..< steps`: whole epochs of the training set, then the
+    /// batches of the last, partial one (its last batch may be short).
+    func examplesDrawn(steps: Int) -> Int {
+        let count = spec.train.count
+        let epochs = steps / plan.perEpoch, rest = steps % plan.perEpoch
+        return epochs * count + min(rest * spec.batchSize, count)
+    }
+
+    /// Training FLOPs of steps `from ..< to`.
+    func flops(from start: Int, to end: Int) -> Double? {
+        flopsPerExample.map { $0 * Double(examplesDrawn(steps: end) - examplesDrawn(steps: start)) }
     }
 
     // MARK: Input gradients

@@ -17,8 +17,9 @@ import Foundation
 ///   schedules = { linear = schedule.linear(), step = schedule.step{} },
 ///   seeds = { 1, 2, 3 },
 ///   eval_at = { 0.5, 1.0 },                      -- progress points of test evaluations
-///   probes = { grad_norm = { 1.0 }, examples = 10000 },
-///   vary = { lr = { 0.05, 0.1 } },               -- lr, batch_size, or any field the model factory reads
+///   targets = { 0.85, 0.88 },                    -- test accuracies for the time-to-target tables
+///   probes = { grad_norm = { 1.0 }, examples = 10000, step_grad_norm = true },
+///   vary = { lr = { 0.05, 0.1 } },               -- lr, weight_decay, batch_size, subset, or any field the model factory reads
 ///   checkpoint = { every = 0.1 },                -- or { seconds = 600 } (the default), or false
 ///   share_trunks = true,                         -- the default: runs sharing a beginning train it once
 /// }
@@ -29,7 +30,7 @@ import Foundation
 enum ExperimentBinding {
     static let fields = [
         "name", "data", "model", "loss", "optimizer", "batch_size", "full_budget", "budgets", "schedules", "seeds",
-        "eval_at", "probes", "vary", "checkpoint", "share_trunks", "average",
+        "eval_at", "probes", "vary", "checkpoint", "share_trunks", "average", "targets",
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
@@ -49,7 +50,7 @@ enum ExperimentBinding {
 }
 
 /// A declared experiment: its grid and everything a cell needs to become a run.
-public final class ExperimentDeclaration: ScriptDeclaration {
+public final class ExperimentDeclaration: CellServing {
     public let plan: ExperimentPlan
     let train: Dataset
     let test: Dataset?
@@ -62,6 +63,10 @@ public final class ExperimentDeclaration: ScriptDeclaration {
     let schedules: [String: Schedule]
     let evaluateAt: [Double]
     let gradNormAt: [Double]
+    /// Log the minibatch gradient norm at every step (`probes.step_grad_norm`).
+    let logsStepGradientNorm: Bool
+    /// Target test accuracies for the report's time-to-target tables.
+    let targets: [Double]
     /// Varied fields and their values, in plan order.
     let varied: [(name: String, values: [LuaValue])]
     let checkpoint: CheckpointPolicy
@@ -105,12 +110,16 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         evaluateAt = try Self.progressPoints(o, "eval_at") ?? [1.0]
         var gradNormAt: [Double] = []
         var probeExamples: Int?
-        try o.nested("probes", fields: ["grad_norm", "examples"]) { p in
+        var stepGradNorm = false
+        try o.nested("probes", fields: ["grad_norm", "examples", "step_grad_norm"]) { p in
             guard let p else { return }
             gradNormAt = try Self.progressPoints(p, "grad_norm") ?? []
             probeExamples = try p.integer("examples")
+            stepGradNorm = try p.boolean("step_grad_norm", default: false)
         }
         self.gradNormAt = gradNormAt
+        logsStepGradientNorm = stepGradNorm
+        targets = try Self.targets(o)
         if let n = probeExamples {
             guard n > 0 else { throw o.bad("probes.examples", "a positive number of examples expected, got \(n)") }
             probeData = n < train.count ? try train.subset(count: n, seed: 0) : nil
@@ -130,37 +139,41 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         }
     }
 
-    /// The run a cell stands for.
+    /// The run a cell stands for (budgets in examples or FLOPs resolved to steps).
     func spec(for cell: ExperimentCell) throws -> RunSpec {
-        var optimizer = self.optimizer
-        var batchSize = self.batchSize
         var configuration: [(String, LuaValue)] = [
             ("seed", .integer(Int(truncatingIfNeeded: cell.seed))), ("schedule", .string(cell.schedule)),
             ("budget", .string(cell.budget.label)), ("run", .string(cell.run)),
         ]
+        var fields: [(name: String, value: LuaValue)] = []
         for (field, (name, text)) in zip(varied, cell.extras) {
-            let value = field.values.first { Self.text($0) == text } ?? .string(text)
-            configuration.append((name, value))
-            switch (name, value) {
-            case let ("lr", .number(x)): optimizer = try optimizer.withLearningRate(x)
-            case let ("lr", .integer(n)): optimizer = try optimizer.withLearningRate(Double(n))
-            case let ("batch_size", .integer(n)) where n > 0: batchSize = n
-            case ("batch_size", _): throw BindingError("experiment '\(plan.name)': vary.batch_size values must be positive integers, got \(text)")
-            default: break
-            }
+            fields.append((name, field.values.first { Self.text($0) == text } ?? .string(text)))
         }
+        configuration += fields.map { ($0.name, $0.value) }
+        let applied = try VariedFields.apply(
+            fields, to: .init(optimizer: optimizer, batchSize: batchSize, train: train), seed: cell.seed, owner: "experiment '\(plan.name)'")
         guard let schedule = schedules[cell.schedule] else {
             throw HostError("experiment '\(plan.name)': no schedule named '\(cell.schedule)'")
         }
         var spec = RunSpec(
-            makeModel: model.builder(arguments: [.record(configuration)]), makeLoss: makeLoss, optimizer: optimizer,
-            train: train, test: test, batchSize: batchSize, budget: cell.budget.resolve(full: plan.fullBudget),
+            makeModel: model.builder(arguments: [.record(configuration)]), makeLoss: makeLoss, optimizer: applied.optimizer,
+            train: applied.train, test: test, batchSize: applied.batchSize, budget: cell.budget.resolve(full: plan.fullBudget),
             fullBudget: plan.fullBudget, schedule: schedule, seed: cell.seed, evaluateAt: evaluateAt,
             gradNormAt: gradNormAt, probeData: probeData)
         spec.checkpoint = checkpoint
         spec.validation = validation
         spec.averaging = averaging
-        return spec
+        spec.logsStepGradientNorm = logsStepGradientNorm
+        return try spec.resolvingBudgets()
+    }
+
+    /// `targets = { 0.85, 0.88 }`: test accuracies in (0, 1].
+    static func targets(_ o: LuaOptions) throws -> [Double] {
+        let values = try o.numbers("targets") ?? []
+        for t in values where !(t > 0 && t <= 1) {
+            throw o.bad("targets", "target test accuracies must be in (0, 1], got \(t)")
+        }
+        return values
     }
 
     public func run(in host: ScriptHost) throws {
@@ -173,8 +186,17 @@ public final class ExperimentDeclaration: ScriptDeclaration {
         for cell in plan.cells where checked.insert(cell.schedule).inserted {
             let report: String
             do {
-                let spec = try spec(for: cell)
-                report = try DryRun.run(spec).line(budget: spec.budget, schedule: spec.schedule)
+                var spec = try spec(for: cell)
+                do {
+                    report = try DryRun.run(spec).line(budget: spec.budget, schedule: spec.schedule)
+                } catch let missing as RefinedScheduleSourceMissing where host.options.mode == .check {
+                    // Refined from a run an earlier experiment of this script trains first:
+                    // check the model now, the schedule when its source exists.
+                    let refined = spec.schedule.summary
+                    spec.schedule = ConstantSchedule()
+                    report = try DryRun.run(spec).line(budget: spec.budget, schedule: spec.schedule)
+                        + "; schedule \(refined) is checked once \(missing.path) exists"
+                }
             } catch {
                 throw BindingError("experiment '\(plan.name)', schedule '\(cell.schedule)'\(position.map { " (declared at \($0))" } ?? ""): \(userMessage(for: error))")
             }
@@ -301,7 +323,7 @@ public final class ExperimentDeclaration: ScriptDeclaration {
             while lua_next(state.L, index) != 0 {
                 defer { state.pop() }
                 guard state.type(at: -2) == LUA_TSTRING, let name = state.string(at: -2) else { throw o.bad("vary", "keys must be field names") }
-                guard !["seed", "schedule", "budget", "run", "message"].contains(name), !ResultsTable.columns.contains(name) else {
+                guard !VariedFields.reserved.contains(name), !ResultsTable.columns.contains(name) else {
                     throw o.bad("vary", "'\(name)' is already a column of results.csv; vary seeds, schedules and budgets through their own fields")
                 }
                 guard state.type(at: -1) == LUA_TTABLE, lua_rawlen(state.L, -1) > 0 else { throw o.bad("vary", "'\(name)': a list of values expected") }

@@ -65,6 +65,15 @@ enum NNBindings {
                 let shape = try module.layer.outputShape(for: [1] + sample)
                 return .array(shape.dropFirst().map { .integer($0) })
             }
+            t.method("flops") { module, args in
+                // model:flops { 1, 28, 28 }: the FLOPs of one example in a training step
+                // (6 · multiply-adds: forward 2·, backward twice the forward; see FLOPCount),
+                // then those of the forward pass alone.
+                let sample = try args.sequence(1, element: "integer") { args.state.integer(at: $0) }
+                try args.noMore(than: 1)
+                let macs = try FLOPCount.forwardMultiplyAdds(module.layer, sampleShape: sample)
+                return .multiple([.integer(6 * macs), .integer(2 * macs)])
+            }
             t.method("save") { module, args in
                 // model:save("weights.safetensors"): parameters, buffers and random streams
                 // as safetensors (`model.1.weight`, ...), written atomically.

@@ -212,21 +212,26 @@ struct TrainRequest {
     static func readModel(_ o: LuaOptions, host: ScriptHost) throws -> (inout RandomGenerator) throws -> Layer {
         try ModelSource(o, host: host).builder(arguments: [])
     }
-    /// `{ epochs = e }`, `{ iterations = n }` or `{ seconds = s }` in field `key`.
+    /// `{ epochs = e }`, `{ iterations = n }`, `{ seconds = s }`, `{ examples = n }` or
+    /// `{ flops = f }` in field `key`.
     static func readBudget(_ o: LuaOptions, key: String) throws -> Budget? {
         try o.nested(key, fields: budgetFields) { b in try b.map { try budget(from: $0, field: key, of: o) } }
     }
 
-    static let budgetFields = ["epochs", "iterations", "seconds"]
+    static let budgetFields = ["epochs", "iterations", "seconds", "examples", "flops"]
 
     /// The budget a budget table `b` (read with `budgetFields`) states; errors name `field` of `o`.
+    /// `{ examples = n }` and `{ flops = f }` become steps when the run is made (see
+    /// `Budget.resolved`): `n / batch_size`, and `f` over the FLOPs of one step of the model.
     static func budget(from b: LuaOptions, field: String, of o: LuaOptions) throws -> Budget {
         let epochs = try b.number("epochs"), iterations = try b.integer("iterations"), seconds = try b.number("seconds")
-        let given = [epochs != nil, iterations != nil, seconds != nil].filter { $0 }.count
+        let examples = try b.number("examples"), flops = try b.number("flops")
+        let given = [epochs != nil, iterations != nil, seconds != nil, examples != nil, flops != nil].filter { $0 }.count
         guard given == 1 else {
-            throw o.bad(field, "exactly one of epochs, iterations or seconds expected, got \(given)")
+            throw o.bad(field, "exactly one of epochs, iterations, seconds, examples or flops expected, got \(given)")
         }
-        let budget: Budget = epochs.map { .epochs($0) } ?? iterations.map { .iterations($0) } ?? .seconds(seconds ?? 0)
+        let budget: Budget = epochs.map { .epochs($0) } ?? iterations.map { .iterations($0) } ?? seconds.map { .seconds($0) }
+            ?? examples.map { .examples($0) } ?? .flops(flops ?? 0)
         do { try budget.validate() } catch { throw o.bad(field, userMessage(for: error)) }
         return budget
     }

@@ -49,6 +49,7 @@ struct ExperimentSweep {
         for (name, schedule) in declaration.schedules { settings["schedule " + name] = schedule.summary }
         if let v = declaration.validation { settings["validation_data"] = "\(v.name), \(v.count) examples" }
         if let averaging = declaration.averaging { settings["average"] = averaging.description }
+        if declaration.logsStepGradientNorm { settings["step_grad_norm"] = "logged" }
         return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
@@ -88,6 +89,7 @@ struct ExperimentSweep {
             "test_data": declaration.test.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
             "validation_data": declaration.validation.map { ["name": $0.name, "examples": $0.count] as [String: Any] } ?? NSNull(),
             "eval_at": declaration.evaluateAt,
+            "targets": declaration.targets,
             "probes": ["grad_norm": declaration.gradNormAt, "examples": declaration.probeData?.count ?? declaration.train.count],
             "average": declaration.averaging.map { $0.description as Any } ?? NSNull(),
             "checkpoint": ["every": declaration.checkpoint.fraction.map { $0 as Any } ?? NSNull(), "seconds": declaration.checkpoint.seconds.map { $0 as Any } ?? NSNull()],

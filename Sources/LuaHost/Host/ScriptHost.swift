@@ -86,11 +86,13 @@ public final class ScriptHost {
         try LayerBindings.register(in: registry, host: self)
         try OptimBindings.register(in: registry)
         try ScheduleBindings.register(in: registry)
+        try RefinedScheduleBinding.register(in: registry, host: self)
         try DataBindings.register(in: registry)
         try DataLoaderBindings.register(in: registry)
         try TrainBinding.register(in: registry, host: self)
         try ExperimentBinding.register(in: registry, host: self)
         try LRFindBinding.register(in: registry, host: self)
+        try SearchBinding.register(in: registry, host: self)
         try registry.global("budgetrain", .record([
             ("version", .string(BudgetrainVersion.string)),
             ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
@@ -189,6 +191,14 @@ public struct ScriptFileError: Error, UserFacingError {
     public var description: String {
         FileManager.default.fileExists(atPath: path) ? "cannot read \(path)" : "\(path): no such file"
     }
+}
+
+/// A declaration whose runs worker processes of a `--jobs` sweep train by name.
+public protocol CellServing: ScriptDeclaration {
+    /// Runs the run named `run` in `directory` (a worker process's job): its record, or nil
+    /// when a stop request interrupted it. A name the declaration does not have becomes a
+    /// failed record.
+    func runCell(named run: String, observer: TrainingObserver?, directory: String) -> ResultRow?
 }
 
 /// Something a script declares for the host to carry out after the script itself has run,
