@@ -86,7 +86,7 @@ import Testing
         let x = try Tensor(shape: [2, 1, 2, 2], values: (0..<8).map(Float.init))
         let y = try flatten.forward(x)
         #expect(y.shape == [2, 4] && y.data == x.data)
-        x.resize(toShape: [3, 1, 2, 2])  // a larger batch: new storage
+        try x.resize(toShape: [3, 1, 2, 2])  // a larger batch: new storage
         x[11] = 7
         let z = try flatten.forward(x)
         #expect(z.shape == [3, 4] && z.data == x.data && z[11] == 7)
@@ -95,7 +95,7 @@ import Testing
 
         let view = Tensor(shape: [0])
         try view.view(of: x, as: [12])
-        view.resize(toShape: [12])
+        try view.resize(toShape: [12])
         view.fill(-1)
         #expect(view.data != x.data && x[11] == 7)
         #expect(throws: EngineError.self) { try view.view(of: x, as: [5]) }

@@ -225,7 +225,7 @@ private final class WrongGradient: Layer {
     var summary: String { "WrongGradient" }
     func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
     func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(toShape: x.shape)
+        try output.resize(toShape: x.shape)
         for i in 0..<x.count { output[i] = 2 * x[i] }
         return output
     }

@@ -77,7 +77,7 @@ public final class BatchIterator {
         let batchIndex = position / batchSize
         let stream = BatchIterator.augmentationStream ^ (UInt64(max(epoch, 0)) << 24) ^ UInt64(batchIndex)
         var rng = RandomGenerator(seed: seed, stream: stream)
-        inputs.resize(batch: n, like: batchShape)
+        inputs.resizeChecked(batch: n, like: batchShape)
         currentCount = n
         let size = dataset.storage.sampleSize
         dataset.storage.inputs.withUnsafeBufferPointer { all in

@@ -49,7 +49,7 @@ public final class Residual: Layer {
         if fromBlock.shape != fromShortcut.shape {
             try checkBranchesAgree(fromBlock.shape, fromShortcut.shape, input: x.shape)
         }
-        output.resize(batch: fromBlock.batchSize, like: fromBlock.shape)
+        try output.resize(batch: fromBlock.batchSize, like: fromBlock.shape, for: "\(summary) output")
         let a = fromBlock.data, b = fromShortcut.data, y = output.data
         parallelRanges(output.count, minimumPerThread: 1 << 16) { range in
             for i in range { y[i] = a[i] + b[i] }
@@ -66,7 +66,7 @@ public final class Residual: Layer {
         guard throughBlock.count == throughShortcut.count else {
             throw shapeError(self, expected: "branch input gradients of equal size \(throughBlock.shape.shapeString)", got: throughShortcut.shape)
         }
-        gradInput.resize(batch: throughBlock.batchSize, like: throughBlock.shape)
+        try gradInput.resize(batch: throughBlock.batchSize, like: throughBlock.shape, for: "\(summary) input gradient")
         let a = throughBlock.data, b = throughShortcut.data, dx = gradInput.data
         parallelRanges(gradInput.count, minimumPerThread: 1 << 16) { range in
             for i in range { dx[i] = a[i] + b[i] }

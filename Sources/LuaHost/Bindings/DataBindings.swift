@@ -133,8 +133,11 @@ enum DataBindings {
                 return n
             }
         } ?? [perSample]
-        guard shape.reduce(1, *) == perSample else {
-            throw o.bad("shape", "\(shape.shapeString) holds \(shape.reduce(1, *)) values, each sample has \(perSample)")
+        // Checked: a shape such as { 2^32, 2^32 } overflows an Int.
+        let values = TensorSize.product(shape)
+        guard values == perSample else {
+            let holds = values.map { "holds \($0) values" } ?? "holds more values than an Int can count"
+            throw o.bad("shape", "\(shape.shapeString) \(holds), each sample has \(perSample)")
         }
         let classes = try o.integer("classes")
         if let classes, classes < 1 { throw o.bad("classes", "a positive count expected, got \(classes)") }
