@@ -130,6 +130,21 @@ public struct Augmentation: Sendable, Equatable {
         self.horizontalFlip = horizontalFlip
     }
 
+    /// An augmentation for images of `sampleShape`, checked: cropping needs images `[C, H, W]`
+    /// and a padding in `0 ... max(H, W)` (a larger one would only crop zeros).
+    public init(cropPadding: Int, horizontalFlip: Bool, for sampleShape: [Int]) throws {
+        if cropPadding != 0 {
+            guard sampleShape.count == 3 else {
+                throw EngineError.invalidArgument("crop: cropping needs images [C, H, W], this dataset holds \(sampleShape.shapeString)")
+            }
+            let side = max(sampleShape[1], sampleShape[2])
+            guard cropPadding >= 0, cropPadding <= side else {
+                throw EngineError.invalidArgument("crop: a padding in 0 ... \(side) expected (the image's side), got \(cropPadding)")
+            }
+        }
+        self.init(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
+    }
+
     public static let none = Augmentation()
     public var isEnabled: Bool { cropPadding > 0 || horizontalFlip }
 }

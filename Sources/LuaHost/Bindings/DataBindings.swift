@@ -69,11 +69,15 @@ enum DataBindings {
                 try args.noMore(than: 1)
                 let crop = try o.integer("crop", default: 0)
                 guard crop >= 0 else { throw o.bad("crop", "a padding >= 0 expected, got \(crop)") }
-                guard crop == 0 || handle.dataset.sampleShape.count == 3 else {
-                    throw o.bad("crop", "cropping needs images [C, H, W], this dataset holds \(handle.dataset.sampleShape.shapeString)")
+                let shape = handle.dataset.sampleShape
+                guard crop == 0 || shape.count == 3 else {
+                    throw o.bad("crop", "cropping needs images [C, H, W], this dataset holds \(shape.shapeString)")
+                }
+                guard crop == 0 || crop <= max(shape[1], shape[2]) else {
+                    throw o.bad("crop", "a padding of at most the image's side (\(max(shape[1], shape[2]))) expected, got \(crop)")
                 }
                 var d = handle.dataset
-                d.augmentation = Augmentation(cropPadding: crop, horizontalFlip: try o.boolean("flip", default: false))
+                d.augmentation = try Augmentation(cropPadding: crop, horizontalFlip: o.boolean("flip", default: false), for: shape)
                 return .object(DatasetHandle(d))
             }
         }
