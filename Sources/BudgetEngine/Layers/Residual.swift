@@ -18,17 +18,20 @@
 /// ])
 /// let unit = Residual(block: block, shortcut: projection)   // [N, 16, H, W] -> [N, 32, H/2, W/2]
 /// ```
-public final class Residual: Layer {
+public final class Residual: ContainerLayer {
     public let block: Layer
     public let shortcut: Layer?
     public var isTraining = true
+    public let nesting = ModelNesting()
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
 
-    public init(block: Layer, shortcut: Layer? = nil) {
+    /// Throws when the branches would nest the model more than `maximumModelDepth` levels.
+    public init(block: Layer, shortcut: Layer? = nil) throws {
         self.block = block
         self.shortcut = shortcut
+        try ModelNesting.adopt([block] + (shortcut.map { [$0] } ?? []), into: self)
     }
 
     public var summary: String { "Residual" }

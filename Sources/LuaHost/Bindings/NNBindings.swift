@@ -13,7 +13,7 @@ enum NNBindings {
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
         // Containers.
         try registry.function("nn.Sequential") { args in
-            let container = Sequential()
+            let container = try Sequential()
             if !args.isNil(1) {
                 let layers = try args.sequence(1, element: "module") { args.state.object(at: $0, as: ModuleHandle.self)?.layer }
                 for layer in layers { try ModelStructure.append(layer, to: container) }
