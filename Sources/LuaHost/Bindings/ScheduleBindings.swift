@@ -101,7 +101,7 @@ enum ScheduleBindings {
         try registry.function("schedule.truncated") { args in
             let inner = try args.schedule(1)
             try args.noMore(than: 1)
-            return .object(ScheduleHandle(TruncatedSchedule(inner)))
+            return .object(ScheduleHandle(try TruncatedSchedule(inner)))
         }
     }
 
