@@ -121,13 +121,15 @@ public final class ScriptHost {
         scriptPath = path
         scriptArguments = arguments
         try setModuleSearchPath(scriptDirectory: (path as NSString).deletingLastPathComponent)
+        // The chunk, its arguments and the message handler go on the stack at once.
+        try state.reserveStack(arguments.count + 2, for: "\(arguments.count) script arguments")
         state.preservingStack {
-            state.newTable(arrayCount: Int32(arguments.count), recordCount: 1)
+            state.newTable(arrayCount: Int32(clamping: arguments.count), recordCount: 1)
             state.push(path)
-            lua_rawseti(state.L, -2, 0)
+            state.rawSet(0, inTableAt: -2)
             for (i, a) in arguments.enumerated() {
                 state.push(a)
-                lua_rawseti(state.L, -2, lua_Integer(i + 1))
+                state.rawSet(i + 1, inTableAt: -2)
             }
             state.pushGlobals()
             state.pushValue(at: -2)
@@ -136,7 +138,7 @@ public final class ScriptHost {
         try state.preservingStack {
             try state.loadFile(path)
             for a in arguments { state.push(a) }
-            try state.protectedCall(arguments: Int32(arguments.count), results: 0)
+            try state.protectedCall(arguments: Int32(clamping: arguments.count), results: 0)
         }
     }
 

@@ -27,6 +27,10 @@ final class SwiftFunctionBox {
         }
         // Called from a coroutine: work on its stack.
         let state = L == main.L ? main : LuaState(thread: L, of: main)
+        guard state.hasStackRoom(LuaState.bindingStackRoom) else {
+            lua_pushstring(L, "stack overflow (no room on the Lua stack to call a budgetrain function)")
+            return BR_RAISE
+        }
         main.activeCalls.append(state)
         defer { main.activeCalls.removeLast() }
         do {
