@@ -1,4 +1,5 @@
 import ArgumentParser
+import BudgetEngine
 import Foundation
 import LuaHost
 
@@ -15,6 +16,18 @@ struct ScriptArguments: ParsableArguments {
     func hostOptions(mode: ScriptHost.Mode, outputDirectory: String = "runs") -> ScriptHost.Options {
         let path = ProcessInfo.processInfo.environment["BUDGETRAIN_PATH"].map { [$0] } ?? []
         return ScriptHost.Options(seed: seed, mode: mode, outputDirectory: outputDirectory, searchPath: path)
+    }
+
+    /// Validates the options that size a run's parallelism, for `validate()` of the commands
+    /// that take them: `--threads` in 1 ... 1024 (each thread has scratch buffers of its own),
+    /// `--jobs` in 1 ... 256 (each job is a process).
+    static func validateParallelism(threads: Int?, jobs: Int) throws {
+        if let threads, !(1...ComputeThreads.maximum).contains(threads) {
+            throw ValidationError("--threads must be in 1 ... \(ComputeThreads.maximum), got \(threads)")
+        }
+        guard (1...ScriptHost.maximumJobs).contains(jobs) else {
+            throw ValidationError("--jobs must be in 1 ... \(ScriptHost.maximumJobs), got \(jobs)")
+        }
     }
 }
 

@@ -77,12 +77,26 @@ public final class ScriptHost {
     public internal(set) var completedRuns = 0
 
     public init(options: Options = Options()) throws {
+        try Self.validate(options)
         self.options = options
         state = try LuaState()
         registry = BindingRegistry(state: state)
         initialisation = RandomGenerator(seed: options.seed, stream: RunSpec.initialisationStream)
         try registerBindings()
         try installStandardLibrarySearcher()
+    }
+
+    /// The most worker processes a sweep may start (`--jobs`).
+    public static let maximumJobs = 256
+
+    /// Checks the options a user sets on the command line (`--threads`, `--jobs`).
+    public static func validate(_ options: Options) throws {
+        guard (1...ComputeThreads.maximum).contains(options.threads) else {
+            throw EngineError.invalidArgument("--threads must be in 1 ... \(ComputeThreads.maximum), got \(options.threads)")
+        }
+        guard (1...maximumJobs).contains(options.jobs) else {
+            throw EngineError.invalidArgument("--jobs must be in 1 ... \(maximumJobs), got \(options.jobs)")
+        }
     }
 
     /// Every namespace of the Lua API. A new engine type is one registration in one of these.
