@@ -39,8 +39,12 @@ public final class ScriptHost {
         /// BLAS and engine threads per process (recorded in config.json).
         public var threads = 1
         /// Command-line arguments (after the program) that start one worker process for
-        /// this script; set by the CLI when `jobs > 1`.
+        /// this script; set by the CLI when `jobs > 1`. A sandboxed host starts its workers
+        /// sandboxed (`--sandbox` is added when missing).
         public var workerArguments: [String] = []
+        /// Runs the script without the parts of Lua that reach outside budgetrain (`--sandbox`,
+        /// and always for `budgetrain schedule`'s expressions; see `Sandbox.swift`).
+        public var sandbox = false
 
         public init(seed: UInt64 = 0, mode: Mode = .run, outputDirectory: String = "runs", searchPath: [String] = []) {
             self.seed = seed
@@ -76,14 +80,23 @@ public final class ScriptHost {
     /// Runs `train{}` has completed (all modes).
     public internal(set) var completedRuns = 0
 
+    /// The folder of the script `runScript` runs (where `require` looks first).
+    var scriptDirectory: String?
+
     public init(options: Options = Options()) throws {
         try Self.validate(options)
+        var options = options
+        if options.sandbox, !options.workerArguments.isEmpty, !options.workerArguments.contains("--sandbox") {
+            let end = options.workerArguments.firstIndex(of: "--") ?? options.workerArguments.endIndex
+            options.workerArguments.insert("--sandbox", at: end)
+        }
         self.options = options
         state = try LuaState()
         registry = BindingRegistry(state: state)
         initialisation = RandomGenerator(seed: options.seed, stream: RunSpec.initialisationStream)
         try registerBindings()
         try installStandardLibrarySearcher()
+        if options.sandbox { try applySandbox() }
     }
 
     /// The most worker processes a sweep may start (`--jobs`).
@@ -178,6 +191,8 @@ public final class ScriptHost {
 
     /// The schedule a Lua expression yields (`budgetrain schedule EXPR`), e.g.
     /// `schedule.warmup(0.05, schedule.cosine())` or `function(p) return (1 - p)^2 end`.
+    /// Run it in a sandboxed host (`Options.sandbox`) when the expression is not the user's own
+    /// script (the CLI always does).
     public func schedule(fromExpression expression: String) throws -> Schedule {
         try state.preservingStack {
             try state.loadString("return " + expression, chunkName: "=(expression)")
