@@ -92,6 +92,10 @@ public enum SyntheticData {
         guard valuesPerExample > 0, count <= limit / valuesPerExample, classes <= limit / valuesPerExample else {
             throw EngineError.invalidArgument("\(generator): \(count) examples of \(valuesPerExample) values is too large")
         }
+        // The examples and the class layout, twice (normalising makes a copy).
+        try MemoryLimit.check(
+            bytes: 2 * (count + classes) * valuesPerExample * MemoryLayout<Float>.size,
+            for: "\(generator): \(count) examples of \(valuesPerExample) values")
     }
 
     private static func check(count: Int, classes: Int, generator: String) throws {

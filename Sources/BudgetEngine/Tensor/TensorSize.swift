@@ -55,13 +55,20 @@ public enum TensorSize {
 /// Linux grants allocations far beyond its memory and kills the process once the pages are
 /// touched, so an allocation that cannot fit must be refused before it is made.
 public enum MemoryLimit {
-    /// Bytes of memory this process may use: physical memory, or the cgroup v2 limit
-    /// (`/sys/fs/cgroup/memory.max`) when it is lower.
+    /// Bytes of memory this process may use: physical memory, the cgroup v2 limit
+    /// (`/sys/fs/cgroup/memory.max`) or `BUDGETRAIN_MEMORY_LIMIT` (bytes), whichever is
+    /// lowest. (The variable is read once; the fuzz targets set it to stay within libFuzzer's
+    /// memory limit.)
     public static let machineBytes: Int = {
-        let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        guard let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
-              let limit = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit > 0 else { return physical }
-        return min(physical, limit)
+        var limits = [Int(clamping: ProcessInfo.processInfo.physicalMemory)]
+        if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
+           let cgroup = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), cgroup > 0 {
+            limits.append(cgroup)
+        }
+        if let text = ProcessInfo.processInfo.environment["BUDGETRAIN_MEMORY_LIMIT"], let chosen = Int(text), chosen > 0 {
+            limits.append(chosen)
+        }
+        return limits.min() ?? 0
     }()
 
     nonisolated(unsafe) private static var tensorBytesNow = 0
