@@ -129,11 +129,14 @@ public final class LuaState {
     }
 
     /// What users call the type of the value at `index`: Lua's basic type name, or for a
-    /// budgetrain object the name its metatable declares (`Module`, `Dataset`, ...).
+    /// budgetrain object the name its metatable declares (`Module`, `Dataset`, ...). A value
+    /// that only wears an object's metatable (`debug.setmetatable`) is named as what it is.
     public func typeName(at index: Int32) -> String {
         let t = lua_type(L, index)
         if t == LUA_TNONE { return "no value" }
-        if t == LUA_TUSERDATA, let name = objectTypeName(at: index) { return name }
+        if t == LUA_TUSERDATA, let name = objectTypeName(at: index) {
+            return anyObject(at: index) != nil ? name : "userdata (not a budgetrain \(name))"
+        }
         return String(cString: lua_typename(L, t))
     }
 
