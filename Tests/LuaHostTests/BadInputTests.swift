@@ -120,8 +120,10 @@ import Testing
              expect: ["exp.lua:2: a value that is not a budgetrain Module has the Module metatable (set with debug.setmetatable)"]),
         Case(name: "a file handle given to a binding", script: "debug.setmetatable(io.stdout, debug.getregistry()['budgetrain.Module'])\nnn.Sequential { io.stdout }",
              expect: ["module expected at index 1, got userdata (not a budgetrain Module)"]),
+        // The module's finalizer is io's now, so its Swift object is never released: no leak
+        // check for this one under scripts/sanitize.
         Case(name: "a Module as a file handle", script: "local m = nn.Linear(2, 2)\ndebug.setmetatable(m, getmetatable(io.stdout))\nm:write('x')",
-             expect: ["attempt to use a closed file"]),
+             environment: ["ASAN_OPTIONS": "detect_leaks=0"], expect: ["attempt to use a closed file"]),
         Case(name: "a binding's upvalue replaced", script: "debug.setupvalue(nn.Linear, 1, 42)\nnn.Linear(1, 2)",
              expect: ["exp.lua:2: this budgetrain function's upvalue was replaced (debug.setupvalue): it cannot be called"]),
         Case(name: "schedule values for 2^31 steps", script: "schedule.linear():values(2^31)",
