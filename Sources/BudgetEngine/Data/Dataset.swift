@@ -12,9 +12,13 @@ public struct Dataset: Sendable {
         public let sampleSize: Int
 
         public init(inputs: [Float], labels: [Int32], sampleShape: [Int]) throws {
-            let size = sampleShape.reduce(1, *)
-            guard size > 0, sampleShape.allSatisfy({ $0 > 0 }) else {
+            guard sampleShape.allSatisfy({ $0 > 0 }), let size = TensorSize.product(sampleShape) else {
                 throw EngineError.invalidArgument("dataset: sample shape \(sampleShape.shapeString) must be positive")
+            }
+            // A batch of one example is a tensor: no example may hold more than one can.
+            guard size <= TensorSize.maximumElements else {
+                throw EngineError.invalidArgument(
+                    "dataset: sample shape \(sampleShape.shapeString) holds more than \(TensorSize.maximumElements) values")
             }
             guard inputs.count == labels.count * size else {
                 throw EngineError.invalidArgument("dataset: \(inputs.count) input values do not make \(labels.count) samples of \(sampleShape.shapeString)")
