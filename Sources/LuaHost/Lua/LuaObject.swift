@@ -54,7 +54,9 @@ extension LuaState {
         let name = Swift.type(of: object).metatableName
         guard br_getmetatable_named(L, name) == LUA_TTABLE else {
             pop()
-            throw HostError("internal: Lua type '\(name)' was never registered")
+            // Registered at start-up: only a script changing the registry through `debug`
+            // takes it away.
+            throw BindingError("cannot make a \(Swift.type(of: object).luaTypeName): its metatable '\(name)' is no longer in the Lua registry (changed through debug.getregistry)")
         }
         guard let block = br_newuserdata(L, ObjectSlot.size) else {
             pop()
