@@ -48,12 +48,12 @@ let package = Package(
             swiftSettings: engineSettings),
 
         // Fixtures the test targets share (small data sets, model factories, folders).
-        .target(name: "TestSupport", dependencies: ["BudgetEngine"], path: "Tests/TestSupport", swiftSettings: engineSettings),
+        .target(name: "TestSupport", dependencies: ["BudgetEngine", "CZlib"], path: "Tests/TestSupport", swiftSettings: engineSettings),
         .testTarget(
             name: "BudgetEngineTests", dependencies: ["BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
         .testTarget(
             name: "BudgetExperimentsTests", dependencies: ["BudgetExperiments", "BudgetEngine", "TestSupport"], exclude: ["Fixtures"], swiftSettings: engineSettings),
         .testTarget(
-            name: "LuaHostTests", dependencies: ["LuaHost", "BudgetExperiments", "BudgetEngine"], swiftSettings: engineSettings),
+            name: "LuaHostTests", dependencies: ["LuaHost", "BudgetExperiments", "BudgetEngine", "TestSupport"], swiftSettings: engineSettings),
     ]
 )

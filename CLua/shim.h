@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdint.h>
 #include <string.h>
 
 /// Returned by a Swift function: raise the message on top of the stack, prefixed with the
@@ -55,15 +56,34 @@ static inline int br_loadbuffer(lua_State *L, const char *buf, size_t size, cons
     return luaL_loadbufferx(L, buf, size, name, "t");
 }
 
-/// A Swift function as Lua sees it: returns the number of results it pushed, or BR_RAISE with
-/// the error message on top of the stack.
-typedef int (*br_swift_function)(lua_State *L);
+/// A Swift function as Lua sees it: gets the box of its closure, returns the number of
+/// results it pushed, or BR_RAISE with the error message on top of the stack.
+typedef int (*br_swift_function)(lua_State *L, void *box);
 
-/// Calls the Swift function stored as light userdata in upvalue 1 and raises its error, if any,
-/// from this C frame. Upvalue 2 and beyond are the Swift side's own (it finds its closure there).
+/// The only upvalue of every Swift function's closure: a full userdata, whose bytes no script
+/// can write (a light userdata can be swapped for any other with debug.setupvalue), starting
+/// with a tag that tells it from every other userdata. The zero word makes Lua's io library,
+/// should a script give the slot the file-handle metatable, read it as a closed file
+/// ({ FILE *f; closef == NULL }) rather than write through the tag.
+typedef struct {
+    uint64_t tag;
+    void *zero;
+    br_swift_function fn;
+    void *box;
+} br_function_slot;
+#define BR_FUNCTION_TAG 0x6272667566756E63ULL /* "brfufunc" */
+
+/// Calls the Swift function its slot (upvalue 1) names and raises its error, if any, from
+/// this C frame. A slot that is not one (a script replaced the upvalue) is an error, not a
+/// call through a pointer of the script's choosing.
 static inline int br_trampoline(lua_State *L) {
-    br_swift_function fn = (br_swift_function)lua_touserdata(L, lua_upvalueindex(1));
-    int n = fn(L);
+    int slotIndex = lua_upvalueindex(1);
+    br_function_slot *slot = (br_function_slot *)lua_touserdata(L, slotIndex);
+    if (lua_type(L, slotIndex) != LUA_TUSERDATA || lua_rawlen(L, slotIndex) != sizeof(br_function_slot)
+        || slot->tag != BR_FUNCTION_TAG) {
+        return luaL_error(L, "this budgetrain function's upvalue was replaced (debug.setupvalue): it cannot be called");
+    }
+    int n = slot->fn(L, slot->box);
     if (n == BR_RAISE) {
         luaL_where(L, 1);      /* "script.lua:LINE: " of the Lua code that called us */
         lua_insert(L, -2);
@@ -74,12 +94,20 @@ static inline int br_trampoline(lua_State *L) {
     return n;
 }
 
-/// Pushes a C closure of `br_trampoline` whose upvalue 1 is `fn` and whose upvalue 2 is `box`
-/// (a light userdata the Swift side uses to find its closure).
+/// Pushes a C closure of `br_trampoline` whose upvalue is a slot holding `fn` and `box` (what
+/// the Swift side uses to find its closure).
 static inline void br_push_swift_function(lua_State *L, br_swift_function fn, void *box) {
-    lua_pushlightuserdata(L, (void *)fn);
-    lua_pushlightuserdata(L, box);
-    lua_pushcclosure(L, br_trampoline, 2);
+    br_function_slot *slot = (br_function_slot *)lua_newuserdatauv(L, sizeof(br_function_slot), 0);
+    slot->tag = BR_FUNCTION_TAG;
+    slot->zero = NULL;
+    slot->fn = fn;
+    slot->box = box;
+    lua_pushcclosure(L, br_trampoline, 1);
+}
+
+/// The size of the full userdata at `idx` (0 for anything else, light userdata included).
+static inline size_t br_userdata_size(lua_State *L, int idx) {
+    return lua_type(L, idx) == LUA_TUSERDATA ? lua_rawlen(L, idx) : 0;
 }
 
 /// The message handler given to every lua_pcall: appends a traceback to the error message.

@@ -167,9 +167,17 @@ public enum ExperimentReport {
         return schedules.compactMap { $0["name"] as? String }
     }
 
-    /// The numeric fields of each line of a run's metrics.jsonl (empty when absent).
+    /// The largest metrics.jsonl a report reads: the recorder writes at most a few thousand
+    /// lines (`MetricsRecorder.maxStepLines`), so a larger file is not one of budgetrain's and
+    /// is left out of the charts rather than read whole into memory.
+    static let maximumMetricsBytes = 64 << 20
+
+    /// The numeric fields of each line of a run's metrics.jsonl (empty when absent or larger
+    /// than `maximumMetricsBytes`).
     static func metrics(dir: String, run: String) -> [[String: Double]] {
-        guard let text = try? String(contentsOfFile: dir + "/" + SafeName.folder(for: run) + "/metrics.jsonl", encoding: .utf8) else { return [] }
+        let path = dir + "/" + SafeName.folder(for: run) + "/metrics.jsonl"
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size <= maximumMetricsBytes,
+              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }

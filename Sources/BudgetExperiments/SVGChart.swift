@@ -80,22 +80,41 @@ struct SVGChart {
         return svg + "</svg>"
     }
 
+    /// The most ticks an axis draws. Every loop over ticks counts up to a bound fixed before it
+    /// starts, whatever the data: stepping a Double until it passes the end never ends when the
+    /// step is below the resolution of the values (`1e5 + 5e-12 == 1e5`).
+    static let maximumTicks = 50
+
     /// The axis range (in mapped coordinates) and tick values.
     private func axis(_ lo: Double, _ hi: Double, log: Bool) -> (low: Double, high: Double, ticks: [Double], map: (Double) -> Double) {
         if log {
+            // lo and hi are finite and positive, so the decades span at most about 650.
             let a = floor(log10(lo)), b = max(ceil(log10(hi)), a + 1)
             var ticks: [Double] = []
-            var e = a
-            while e <= b { for m in [1.0, 2, 5] where pow(10, e) * m >= lo * 0.999 && pow(10, e) * m <= hi * 1.001 { ticks.append(pow(10, e) * m) }; e += 1 }
+            for decade in 0...Int(min(b - a, 700)) {
+                let e = a + Double(decade)
+                for m in [1.0, 2, 5] where pow(10, e) * m >= lo * 0.999 && pow(10, e) * m <= hi * 1.001 { ticks.append(pow(10, e) * m) }
+            }
+            if ticks.count > Self.maximumTicks { ticks = ticks.filter { log10($0).rounded() == log10($0) } }
+            if ticks.count > Self.maximumTicks { ticks = stride(from: 0, to: ticks.count, by: ticks.count / Self.maximumTicks + 1).map { ticks[$0] } }
             let pad = max((log10(hi) - log10(lo)) * 0.05, 0.02)
             return (log10(lo) - pad, log10(hi) + pad, ticks, { log10($0) })
         }
         var low = lo, high = hi
-        if high - low < 1e-12 { low -= 0.5 * max(abs(low), 1e-3); high += 0.5 * max(abs(high), 1e-3) }
+        // A range below what the values can resolve (and what a label shows) is drawn as flat.
+        if high - low < max(1e-12, max(abs(low), abs(high)) * 1e-6) {
+            low -= 0.5 * max(abs(low), 1e-3)
+            high += 0.5 * max(abs(high), 1e-3)
+        }
         let step = niceStep((high - low) / 5)
         var ticks: [Double] = []
-        var t = ceil(low / step) * step
-        while t <= high + step * 1e-6 { ticks.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
+        let first = ceil(low / step), last = floor(high / step + 1e-6)
+        if step.isFinite, step > 0, first.isFinite, last.isFinite, last >= first, last - first < Double(Self.maximumTicks) {
+            for i in 0...Int(last - first) {
+                let t = (first + Double(i)) * step
+                ticks.append(abs(t) < step * 1e-9 ? 0 : t)
+            }
+        }
         let pad = (high - low) * 0.04
         return (low - pad, high + pad, ticks, { $0 })
     }

@@ -12,7 +12,8 @@ struct ScheduleCommand: ParsableCommand {
         commandName: "schedule",
         abstract: "Preview a learning-rate schedule: every step's multiplier as CSV, SVG or a terminal sketch.",
         discussion: """
-            EXPR is a Lua expression yielding a schedule, evaluated with the full Lua API.
+            EXPR is a Lua expression yielding a schedule, evaluated with budgetrain's Lua API \
+            in a sandbox (as `run --sandbox`: no io, os.execute, debug or C modules).
 
             Examples:
               budgetrain schedule 'schedule.linear()' --steps 10
@@ -43,7 +44,9 @@ struct ScheduleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let host = try ScriptHost(options: .init(mode: .check))
+        var options = ScriptHost.Options(mode: .check)
+        options.sandbox = true
+        let host = try ScriptHost(options: options)
         let schedule = try host.schedule(fromExpression: expression)
         let preview = try withExtendedLifetime(host) {
             try SchedulePreview(schedule: schedule, steps: steps, fullSteps: fullSteps, stepsPerEpoch: stepsPerEpoch)

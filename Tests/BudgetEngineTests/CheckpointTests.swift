@@ -40,7 +40,7 @@ final class StepRecorder: TrainingObserver {
     func spec(optimizer: OptimizerSpec, checkpoint: CheckpointPolicy = .none, averaging: WeightAveraging? = nil) -> RunSpec {
         var spec = RunSpec(
             makeModel: { rng in
-                Sequential([
+                try Sequential([
                     try Linear(inputs: 2, outputs: 16, rng: &rng), try BatchNorm(channels: 16, kind: .oneD), ReLU(),
                     try Dropout(p: 0.3, rng: &rng), try Linear(inputs: 16, outputs: 4, rng: &rng),
                 ])
@@ -162,8 +162,8 @@ final class StepRecorder: TrainingObserver {
 
     @Test func stateNamesFollowPyTorch() throws {
         var rng = RandomGenerator(seed: 1)
-        let block = Sequential([try Conv2d(inChannels: 1, outChannels: 2, kernel: 3, padding: 1, rng: &rng), try BatchNorm(channels: 2, kind: .twoD)])
-        let model = Sequential([Residual(block: block), Flatten(), try Dropout(p: 0.5, rng: &rng)])
+        let block = try Sequential([try Conv2d(inChannels: 1, outChannels: 2, kernel: 3, padding: 1, rng: &rng), try BatchNorm(channels: 2, kind: .twoD)])
+        let model = try Sequential([try Residual(block: block), Flatten(), try Dropout(p: 0.5, rng: &rng)])
         let names = try model.stateArrays().keys.sorted()
         #expect(names == [
             "model.0.block.0.bias", "model.0.block.0.weight", "model.0.block.1.bias", "model.0.block.1.running_mean",
@@ -174,7 +174,7 @@ final class StepRecorder: TrainingObserver {
 
     @Test func loadingStateThatDoesNotFitSaysWhatAndChangesNothing() throws {
         var rng = RandomGenerator(seed: 1)
-        let model = Sequential([try Linear(inputs: 2, outputs: 3, rng: &rng)])
+        let model = try Sequential([try Linear(inputs: 2, outputs: 3, rng: &rng)])
         let before = try model.stateArrays()
         var state = before
         state["model.0.weight"] = NamedArray(shape: [3, 3], values: .float32(Array(repeating: 1, count: 9)))

@@ -17,7 +17,7 @@ import TestSupport
     func spec(budget: Int, full: Int = 60, schedule: Schedule, seed: UInt64 = 7) throws -> RunSpec {
         RunSpec(
             makeModel: { rng in
-                Sequential([
+                try Sequential([
                     try Linear(inputs: 2, outputs: 16, rng: &rng), try BatchNorm(channels: 16, kind: .oneD), ReLU(),
                     try Dropout(p: 0.3, rng: &rng), try Linear(inputs: 16, outputs: 4, rng: &rng),
                 ])
@@ -40,7 +40,7 @@ import TestSupport
     /// continuing a 20-step run to 60 steps is the 60-step run itself, bit for bit: what a
     /// search promoting its survivors (as Optuna and Ray do) gets.
     @Test func truncatedContinuationEqualsTheLongRun() throws {
-        let truncated = TruncatedSchedule(LinearSchedule())
+        let truncated = try TruncatedSchedule(LinearSchedule())
         let short = try finalState(try spec(budget: 20, schedule: truncated))
         #expect(short.info["run.step"] == "20")
         var continued = try spec(budget: 60, schedule: truncated)

@@ -19,7 +19,7 @@ import TestSupport
         var rng = RandomGenerator(seed: 5)
         let linear = try Linear(inputs: 2, outputs: 3, rng: &rng), batchNorm = try BatchNorm(channels: 3, kind: .oneD)
         let dropout = try Dropout(p: 0.5, rng: &rng)
-        return (Sequential([linear, batchNorm, dropout]), linear, batchNorm, dropout)
+        return (try Sequential([linear, batchNorm, dropout]), linear, batchNorm, dropout)
     }
 
     /// update_bn by hand: the mean over the batches of each batch's mean and unbiased variance
@@ -77,7 +77,7 @@ import TestSupport
     func spec(_ optimizer: OptimizerSpec, averaging: WeightAveraging? = nil, evaluateAt: [Double] = [1]) -> RunSpec {
         var spec = RunSpec(
             makeModel: { rng in
-                Sequential([
+                try Sequential([
                     try Linear(inputs: 2, outputs: 16, rng: &rng), try BatchNorm(channels: 16, kind: .oneD), ReLU(),
                     try Linear(inputs: 16, outputs: 4, rng: &rng),
                 ])

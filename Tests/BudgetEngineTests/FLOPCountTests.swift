@@ -7,7 +7,7 @@ import TestSupport
 @Suite struct FLOPCountTests {
     @Test func mlpMultiplyAddsAreTheProductsOfItsLayers() throws {
         var rng = RandomGenerator(seed: 1)
-        let model = Sequential([Flatten(), try Linear(inputs: 784, outputs: 256, rng: &rng), ReLU(), try Linear(inputs: 256, outputs: 10, rng: &rng)])
+        let model = try Sequential([Flatten(), try Linear(inputs: 784, outputs: 256, rng: &rng), ReLU(), try Linear(inputs: 256, outputs: 10, rng: &rng)])
         // 784·256 + 256·10 = 203,264 multiply-adds; forward 2×, training 6×.
         #expect(try FLOPCount.forwardMultiplyAdds(model, sampleShape: [1, 28, 28]) == 203_264)
         #expect(try FLOPCount.forwardFLOPsPerExample(model, sampleShape: [1, 28, 28]) == 406_528)
@@ -16,7 +16,7 @@ import TestSupport
 
     @Test func convolutionsCountEveryOutputPixel() throws {
         var rng = RandomGenerator(seed: 1)
-        let cnn = Sequential([
+        let cnn = try Sequential([
             try Conv2d(inChannels: 1, outChannels: 16, kernel: 3, padding: 1, rng: &rng), ReLU(), try MaxPool2d(kernel: 2),
             try Conv2d(inChannels: 16, outChannels: 32, kernel: 3, padding: 1, rng: &rng), ReLU(), try MaxPool2d(kernel: 2),
             Flatten(), try Linear(inputs: 1568, outputs: 128, rng: &rng), ReLU(), try Linear(inputs: 128, outputs: 10, rng: &rng),
@@ -30,9 +30,9 @@ import TestSupport
 
     @Test func residualBranchesBothSeeTheInput() throws {
         var rng = RandomGenerator(seed: 1)
-        let identity = Residual(block: Sequential([try Linear(inputs: 4, outputs: 4, rng: &rng), ReLU()]))
+        let identity = try Residual(block: try Sequential([try Linear(inputs: 4, outputs: 4, rng: &rng), ReLU()]))
         #expect(try FLOPCount.forwardMultiplyAdds(identity, sampleShape: [4]) == 16)
-        let projected = Residual(block: try Linear(inputs: 4, outputs: 6, rng: &rng), shortcut: try Linear(inputs: 4, outputs: 6, rng: &rng))
+        let projected = try Residual(block: try Linear(inputs: 4, outputs: 6, rng: &rng), shortcut: try Linear(inputs: 4, outputs: 6, rng: &rng))
         #expect(try FLOPCount.forwardMultiplyAdds(projected, sampleShape: [4]) == 48)
         #expect(throws: EngineError.self) { try FLOPCount.forwardMultiplyAdds(identity, sampleShape: [5]) }
     }

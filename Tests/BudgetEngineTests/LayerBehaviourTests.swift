@@ -86,7 +86,7 @@ import Testing
         let x = try Tensor(shape: [2, 1, 2, 2], values: (0..<8).map(Float.init))
         let y = try flatten.forward(x)
         #expect(y.shape == [2, 4] && y.data == x.data)
-        x.resize(toShape: [3, 1, 2, 2])  // a larger batch: new storage
+        try x.resize(toShape: [3, 1, 2, 2])  // a larger batch: new storage
         x[11] = 7
         let z = try flatten.forward(x)
         #expect(z.shape == [3, 4] && z.data == x.data && z[11] == 7)
@@ -95,7 +95,7 @@ import Testing
 
         let view = Tensor(shape: [0])
         try view.view(of: x, as: [12])
-        view.resize(toShape: [12])
+        try view.resize(toShape: [12])
         view.fill(-1)
         #expect(view.data != x.data && x[11] == 7)
         #expect(throws: EngineError.self) { try view.view(of: x, as: [5]) }
@@ -190,7 +190,7 @@ import Testing
 
     @Test func shapeErrorsNameTheLayerInsideContainers() throws {
         var rng = RandomGenerator(seed: 1)
-        let model = Sequential([
+        let model = try Sequential([
             try Linear(inputs: 4, outputs: 64, rng: &rng), ReLU(), try Linear(inputs: 100, outputs: 10, rng: &rng),
         ])
         let error = try #require(throws: EngineError.self) { try model.forward(Tensor(shape: [8, 4])) }
@@ -201,17 +201,17 @@ import Testing
 
     @Test func errorsInsideAResidualNameTheBranch() throws {
         var rng = RandomGenerator(seed: 2)
-        let block = Sequential([
+        let block = try Sequential([
             try Conv2d(inChannels: 4, outChannels: 4, kernel: 3, padding: 1, rng: &rng),
             try Conv2d(inChannels: 8, outChannels: 4, kernel: 3, padding: 1, rng: &rng),
         ])
-        let model = Sequential([ReLU(), Residual(block: block)])
+        let model = try Sequential([ReLU(), try Residual(block: block)])
         let error = try #require(throws: EngineError.self) { try model.forward(Tensor(shape: [2, 4, 5, 5])) }
         #expect(error.description.hasPrefix(
             "Sequential[2] Residual.block Sequential[2] Conv2d(8 -> 4, 3x3, stride 1, padding 1): expected input [N, 8, H, W]"))
 
         let shortcut = try Linear(inputs: 3, outputs: 5, rng: &rng)
-        let mismatch = Residual(block: Tanh(), shortcut: shortcut)
+        let mismatch = try Residual(block: Tanh(), shortcut: shortcut)
         let branchError = try #require(throws: EngineError.self) { try mismatch.forward(Tensor(shape: [2, 3])) }
         #expect(branchError.description.hasPrefix("Residual: expected input for which block and shortcut give the same shape"))
         #expect(branchError.description.contains("block gives [2, 3], shortcut gives [2, 5]"))
@@ -228,19 +228,19 @@ import Testing
         let expected = (16 * 1 * 9 + 16) + (32 * 16 * 9 + 32) + (1568 * 128 + 128) + (128 * 10 + 10)
         #expect(cnn.parameterCount == expected)
         #expect(cnn.parameters.count == 8)
-        let unit = Residual(block: try BatchNorm(channels: 4, kind: .twoD), shortcut: try Conv2d(inChannels: 4, outChannels: 4, kernel: 1, rng: &rng))
+        let unit = try Residual(block: try BatchNorm(channels: 4, kind: .twoD), shortcut: try Conv2d(inChannels: 4, outChannels: 4, kernel: 1, rng: &rng))
         #expect(unit.parameterCount == 8 + 20)
         #expect(try Dropout(p: 0.1, rng: &rng).parameterCount == 0)
     }
 
     @Test func treeDescriptionOfASmallCNN() throws {
         var rng = RandomGenerator(seed: 4)
-        let model = Sequential([
+        let model = try Sequential([
             try Conv2d(inChannels: 1, outChannels: 4, kernel: 3, padding: 1, rng: &rng),
             try BatchNorm(channels: 4, kind: .twoD),
             ReLU(),
-            Residual(
-                block: Sequential([try Conv2d(inChannels: 4, outChannels: 8, kernel: 3, stride: 2, padding: 1, rng: &rng), GELU()]),
+            try Residual(
+                block: try Sequential([try Conv2d(inChannels: 4, outChannels: 8, kernel: 3, stride: 2, padding: 1, rng: &rng), GELU()]),
                 shortcut: try Conv2d(inChannels: 4, outChannels: 8, kernel: 1, stride: 2, bias: false, rng: &rng)),
             try MaxPool2d(kernel: 2),
             GlobalAvgPool(),
@@ -289,7 +289,7 @@ import Testing
     @Test func smallCNNLearnsWhichQuadrantIsBright() throws {
         let train = try brightQuadrants(count: 512, seed: 1), test = try brightQuadrants(count: 200, seed: 2)
         let makeModel: (inout RandomGenerator) throws -> Layer = { rng in
-            Sequential([
+            try Sequential([
                 try Conv2d(inChannels: 1, outChannels: 4, kernel: 3, padding: 1, rng: &rng),
                 try BatchNorm(channels: 4, kind: .twoD),
                 ReLU(),
@@ -310,7 +310,7 @@ import Testing
 /// The CNN of the speed target: conv3x3(1→16)-ReLU-maxpool-conv3x3(16→32)-ReLU-maxpool-
 /// Linear(1568→128)-ReLU-Linear(128→10), for 28x28 single-channel images.
 func benchmarkCNN(rng: inout RandomGenerator) throws -> Sequential {
-    Sequential([
+    try Sequential([
         try Conv2d(inChannels: 1, outChannels: 16, kernel: 3, padding: 1, rng: &rng), ReLU(), try MaxPool2d(kernel: 2),
         try Conv2d(inChannels: 16, outChannels: 32, kernel: 3, padding: 1, rng: &rng), ReLU(), try MaxPool2d(kernel: 2),
         Flatten(), try Linear(inputs: 1568, outputs: 128, rng: &rng), ReLU(), try Linear(inputs: 128, outputs: 10, rng: &rng),

@@ -37,7 +37,7 @@ import Testing
 
     @Test func sequential() throws {
         var rng = RandomGenerator(seed: 6)
-        let model = Sequential([
+        let model = try Sequential([
             try Linear(inputs: 6, outputs: 5, rng: &rng), Tanh(), try Linear(inputs: 5, outputs: 3, rng: &rng),
         ])
         try expectGradients(model, try GradientCheck.normal([4, 6], seed: 7))
@@ -176,24 +176,24 @@ import Testing
 
     @Test func residualWithIdentityShortcut() throws {
         var rng = RandomGenerator(seed: 30)
-        let block = Sequential([
+        let block = try Sequential([
             try Conv2d(inChannels: 2, outChannels: 2, kernel: 3, padding: 1, rng: &rng),
             try BatchNorm(channels: 2, kind: .twoD), Tanh(),
             try Conv2d(inChannels: 2, outChannels: 2, kernel: 3, padding: 1, rng: &rng),
         ])
-        try expectGradients(Residual(block: block), try GradientCheck.normal([2, 2, 4, 4], seed: 31))
+        try expectGradients(try Residual(block: block), try GradientCheck.normal([2, 2, 4, 4], seed: 31))
     }
 
     @Test func residualWithProjectionShortcut() throws {
         var rng = RandomGenerator(seed: 32)
-        let block = Sequential([
+        let block = try Sequential([
             try Conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, rng: &rng), GELU(),
         ])
-        let shortcut = Sequential([
+        let shortcut = try Sequential([
             try Conv2d(inChannels: 2, outChannels: 3, kernel: 1, stride: 2, bias: false, rng: &rng),
             try BatchNorm(channels: 3, kind: .twoD),
         ])
-        try expectGradients(Residual(block: block, shortcut: shortcut), try GradientCheck.normal([3, 2, 5, 5], seed: 33))
+        try expectGradients(try Residual(block: block, shortcut: shortcut), try GradientCheck.normal([3, 2, 5, 5], seed: 33))
     }
 
     // MARK: losses
@@ -225,7 +225,7 @@ private final class WrongGradient: Layer {
     var summary: String { "WrongGradient" }
     func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
     func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(toShape: x.shape)
+        try output.resize(toShape: x.shape)
         for i in 0..<x.count { output[i] = 2 * x[i] }
         return output
     }

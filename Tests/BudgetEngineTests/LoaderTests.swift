@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import TestSupport
 import Testing
 @testable import BudgetEngine
 
@@ -23,30 +23,6 @@ final class TemporaryDirectory {
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         return file
     }
-}
-
-/// Compresses `bytes` as one gzip member with zlib (window bits 15 + 16: gzip wrapper).
-func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-    let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-    stream.initialize(to: z_stream())
-    defer { stream.deallocate() }
-    guard deflateInit2_(stream, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-        throw EngineError.invalidArgument("deflateInit2_ failed")
-    }
-    defer { deflateEnd(stream) }
-    var input = bytes
-    var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, UInt(bytes.count))) + 64)
-    let status = input.withUnsafeMutableBufferPointer { inBuf in
-        output.withUnsafeMutableBufferPointer { outBuf in
-            stream.pointee.next_in = inBuf.baseAddress
-            stream.pointee.avail_in = UInt32(inBuf.count)
-            stream.pointee.next_out = outBuf.baseAddress
-            stream.pointee.avail_out = UInt32(outBuf.count)
-            return deflate(stream, Z_FINISH)
-        }
-    }
-    guard status == Z_STREAM_END else { throw EngineError.invalidArgument("deflate failed: \(status)") }
-    return Array(output.prefix(Int(stream.pointee.total_out)))
 }
 
 func bigEndian(_ values: [UInt32]) -> [UInt8] {
@@ -164,7 +140,31 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         // 4 billion images declared in a small gzip file: checked before any allocation.
         let huge = try dir.write("huge.gz", try gzip(bigEndian([0x0803, 0xFFFF_FFFF, 28, 28]) + [1, 2, 3]))
         let message = try #require(errorMessage { _ = try IDXFile.readImages(path: huge) })
-        #expect(message.contains("truncated") && message.contains("got 19"))
+        #expect(message.contains(huge) && message.contains("more than a gzip file of") && message.contains("can hold"), "\(message)")
+    }
+
+    @Test func aGzipTrailerAgreeingModulo2To32DoesNotConfirmTheHeader() throws {
+        // 2^16 images of 256×256 is 2^32 pixels: header + payload is 16 (mod 2^32), as long
+        // as the 16 bytes of the header alone, so the gzip size field agrees with it.
+        let dir = try TemporaryDirectory()
+        let header = bigEndian([0x0803, 1 << 16, 256, 256])
+        let path = try dir.write("bomb.gz", try gzip(header))
+        let message = try #require(errorMessage { _ = try IDXFile.readImages(path: path) })
+        #expect(message.contains(path) && message.contains("4294967312 bytes"), "\(message)")
+        // Several members: the size field says nothing, the length is counted.
+        let members = try dir.write("members.gz", try gzip(Array(header[..<8])) + (try gzip(Array(header[8...]))))
+        let counted = try #require(errorMessage { _ = try IDXFile.readImages(path: members) })
+        #expect(counted.contains("can hold"), "\(counted)")
+    }
+
+    @Test func readingWholeFilesStopsAtTheLimitNotAtTheEndOfABomb() throws {
+        let dir = try TemporaryDirectory()
+        // 8 MB of zeros compress to a few KB.
+        let bomb = try dir.write("bomb.gz", try gzip([UInt8](repeating: 0, count: 8 << 20)))
+        let message = try #require(errorMessage { _ = try DataFileReader(path: bomb).readAll(limit: 1 << 20, what: "a test allows") })
+        #expect(message.contains(bomb) && message.contains("decompresses to more than 1048576 bytes, more than a test allows"), "\(message)")
+        #expect(try DataFileReader(path: bomb).sizeBound == (try DataFileReader(path: bomb).fileSize) * 1032)
+        #expect(try DataFileReader(path: bomb).readAll(limit: 8 << 20, what: "").count == 8 << 20)
     }
 
     @Test func extraBytesAreAnError() throws {

@@ -358,7 +358,7 @@ private func reporting(_ name: String, _ read: @escaping @Sendable (ScheduleCont
 
         // What has no wall-clock meaning stops the run with a message naming the schedule.
         for schedule: Schedule in [
-            try SampledSchedule(LinearSchedule()), TruncatedSchedule(LinearSchedule()), try InverseSquareRootSchedule(warmup: 0),
+            try SampledSchedule(LinearSchedule()), try TruncatedSchedule(LinearSchedule()), try InverseSquareRootSchedule(warmup: 0),
         ] {
             #expect(throws: EngineError.self, "\(schedule.summary)") { try schedule.multiplier(at: 0.5, context: context) }
             do {

@@ -40,7 +40,7 @@ import TestSupport
                 Flatten(), try Linear(inputs: 2, outputs: 8, rng: &rng), ReLU(), try Linear(inputs: 8, outputs: 4, rng: &rng),
             ]
             built = layers
-            return Sequential([Sequential([layers[0]]), Sequential(Array(layers[1...]))])
+            return try Sequential([try Sequential([layers[0]]), try Sequential(Array(layers[1...]))])
         }
         let spec = RunSpec(
             makeModel: makeModel, optimizer: try SGD.Options(learningRate: 0.05, momentum: 0.9),

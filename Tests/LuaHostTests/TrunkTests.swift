@@ -55,7 +55,7 @@ import Testing
             "cosine": try CosineSchedule(),
         ]
         let trunks = try TrunkPlan(plan: plan) { cell in
-            RunSpec(makeModel: { rng in Sequential([try Linear(inputs: 2, outputs: 2, rng: &rng)]) },
+            RunSpec(makeModel: { rng in try Sequential([try Linear(inputs: 2, outputs: 2, rng: &rng)]) },
                     optimizer: try SGD.Options(learningRate: 0.1), train: train, test: nil, batchSize: 10,
                     budget: cell.budget.resolve(full: plan.fullBudget), fullBudget: plan.fullBudget,
                     schedule: schedules[cell.schedule] ?? ConstantSchedule(), seed: cell.seed)

@@ -22,7 +22,7 @@ public func mlp(_ sizes: [Int]) -> (inout RandomGenerator) throws -> Layer {
             layers.append(try Linear(inputs: sizes[i], outputs: sizes[i + 1], rng: &rng))
             if i < sizes.count - 2 { layers.append(ReLU()) }
         }
-        return Sequential(layers)
+        return try Sequential(layers)
     }
 }
 

@@ -23,25 +23,36 @@ public final class BatchIterator {
     private var position = 0
     private let batchShape: [Int]
 
+    /// The largest batch size: no dataset holds more examples (`Dataset` indexes them with
+    /// Int32).
+    public static let maximumBatchSize = Int(Int32.max)
+
+    /// A batch larger than the dataset draws the whole dataset (buffers are sized for the
+    /// batches that can occur, never for `batchSize` alone); one larger than any dataset can
+    /// be is an error.
     public init(dataset: Dataset, batchSize: Int, shuffle: Bool, seed: UInt64, augment: Bool) throws {
         guard batchSize > 0 else { throw EngineError.invalidArgument("batch_size must be positive, got \(batchSize)") }
+        guard batchSize <= Self.maximumBatchSize else {
+            throw EngineError.invalidArgument("batch_size \(batchSize) is larger than any dataset can be (at most \(Self.maximumBatchSize) examples)")
+        }
         guard dataset.count > 0 else { throw EngineError.invalidArgument("\(dataset.name): dataset is empty") }
         self.dataset = dataset
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.seed = seed
         self.augmentation = augment ? dataset.augmentation : .none
-        batchShape = [batchSize] + dataset.sampleShape
-        inputs = Tensor(shape: batchShape)
-        labelStorage = .allocate(capacity: batchSize)
-        labelStorage.initialize(repeating: 0, count: batchSize)
+        let rows = min(batchSize, dataset.count)
+        batchShape = [rows] + dataset.sampleShape
+        inputs = try Tensor(checkedShape: batchShape, of: "a batch of \(rows) examples of \(dataset.sampleShape.shapeString) (batch_size \(batchSize))")
+        labelStorage = .allocate(capacity: rows)
+        labelStorage.initialize(repeating: 0, count: rows)
         order = dataset.indices
     }
 
     deinit { labelStorage.deallocate() }
 
     /// Batches in one epoch.
-    public var batchesPerEpoch: Int { (dataset.count + batchSize - 1) / batchSize }
+    public var batchesPerEpoch: Int { dataset.count / batchSize + (dataset.count % batchSize == 0 ? 0 : 1) }
 
     /// Positions the iterator at the start of `epoch` (re-shuffling for that epoch).
     public func start(epoch e: Int) {
@@ -59,7 +70,8 @@ public final class BatchIterator {
     /// Positions the iterator at the given batch of the given epoch.
     public func seek(epoch e: Int, batch: Int) {
         if e != epoch { start(epoch: e) }
-        position = min(batch * batchSize, order.count)
+        let (start, overflow) = batch.multipliedReportingOverflow(by: batchSize)
+        position = overflow ? order.count : min(max(start, 0), order.count)
     }
 
     /// Random streams of the shuffles and of the augmentation draws, kept in separate ranges so
@@ -77,7 +89,7 @@ public final class BatchIterator {
         let batchIndex = position / batchSize
         let stream = BatchIterator.augmentationStream ^ (UInt64(max(epoch, 0)) << 24) ^ UInt64(batchIndex)
         var rng = RandomGenerator(seed: seed, stream: stream)
-        inputs.resize(batch: n, like: batchShape)
+        inputs.resizeChecked(batch: n, like: batchShape)
         currentCount = n
         let size = dataset.storage.sampleSize
         dataset.storage.inputs.withUnsafeBufferPointer { all in
@@ -109,6 +121,7 @@ extension Augmentation {
             return
         }
         let c = shape[0], h = shape[1], w = shape[2]
+        // `cropPadding` is at most the image's side (see `Augmentation.init(cropPadding:...)`).
         let dy = cropPadding > 0 ? rng.nextInt(below: 2 * cropPadding + 1) - cropPadding : 0
         let dx = cropPadding > 0 ? rng.nextInt(below: 2 * cropPadding + 1) - cropPadding : 0
         let flip = horizontalFlip && rng.next() & 1 == 1

@@ -49,45 +49,93 @@ public enum CIFARDataset {
     }
 
     /// One dataset from the records of the given batch files, in order.
+    ///
+    /// Records are read and converted one chunk at a time, never holding a whole decompressed
+    /// file: the memory taken is that of the Float32 pixels, checked against the machine's as
+    /// it grows, so a gzip bomb stops with an error rather than exhausting memory.
     public static func read(_ variant: Variant, paths: [String], name: String) throws -> Dataset {
-        let contents = try paths.map { path -> [UInt8] in
-            let bytes = try DataFileReader(path: path).readAll()
-            guard !bytes.isEmpty else { throw EngineError.dataFile(path: path, message: "empty file") }
-            guard bytes.count % variant.recordSize == 0 else {
-                let records = bytes.count / variant.recordSize, rest = bytes.count % variant.recordSize
-                throw EngineError.dataFile(
-                    path: path,
-                    message: "truncated or not a \(variant.name) batch: \(bytes.count) bytes is \(records) records of \(variant.recordSize) bytes and \(rest) left over")
-            }
-            return bytes
-        }
-        let total = contents.reduce(0) { $0 + $1.count / variant.recordSize }
-        var labels = [Int32](repeating: 0, count: total)
-        let inputs = try [Float](unsafeUninitializedCapacity: total * pixelsPerImage) { out, initialized in
-            var record = 0
-            for (path, bytes) in zip(paths, contents) {
-                try bytes.withUnsafeBufferPointer { src in
-                    guard let base = src.baseAddress, let dstBase = out.baseAddress else { return }
-                    for r in 0..<(bytes.count / variant.recordSize) {
-                        let start = base + r * variant.recordSize
-                        let label = Int(start[variant.labelBytes - 1])
-                        if variant == .cifar100, start[0] >= 20 {
-                            throw EngineError.dataFile(path: path, message: "record \(r): coarse label \(start[0]) is out of range 0 ..< 20")
-                        }
-                        guard label < variant.classCount else {
-                            throw EngineError.dataFile(
-                                path: path, message: "record \(r): label \(label) is out of range 0 ..< \(variant.classCount)")
-                        }
-                        labels[record] = Int32(label)
-                        let pixels = start + variant.labelBytes
-                        let dst = dstBase + record * pixelsPerImage
-                        for i in 0..<pixelsPerImage { dst[i] = Float(pixels[i]) / 255 }
-                        record += 1
-                    }
-                }
-            }
-            initialized = total * pixelsPerImage
+        var labels: [Int32] = []
+        var inputs: [Float] = []
+        for path in paths {
+            try readRecords(variant, path: path, labels: &labels, inputs: &inputs)
         }
         return try Dataset(inputs: inputs, labels: labels, sampleShape: imageShape, classCount: variant.classCount, name: name)
+    }
+
+    /// Records read per chunk (about 3 MB).
+    static let recordsPerChunk = 1024
+
+    /// The most records one batch file may hold: the official files hold 10,000 (50,000 for
+    /// CIFAR-100's train.bin); beyond a hundred times that a file is not a CIFAR batch.
+    static let maximumRecordsPerFile = 5_000_000
+
+    /// Appends the records of the batch file at `path` to `labels` and `inputs`.
+    static func readRecords(_ variant: Variant, path: String, labels: inout [Int32], inputs: inout [Float]) throws {
+        let reader = try DataFileReader(path: path)
+        let size = variant.recordSize
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: recordsPerChunk * size, alignment: 16)
+        defer { chunk.deallocate() }
+        var records = 0
+        while true {
+            let n = try reader.read(into: chunk)
+            let whole = n / size
+            guard records + whole <= maximumRecordsPerFile else {
+                throw EngineError.dataFile(
+                    path: path, message: "more than \(maximumRecordsPerFile) records of \(size) bytes; not a \(variant.name) batch (the official files hold 10000 or 50000)")
+            }
+            if whole > 0 {
+                try reserve(whole, after: labels.count, path: path, variant: variant, labels: &labels, inputs: &inputs)
+                for r in 0..<whole {
+                    try append(UnsafeRawBufferPointer(rebasing: chunk[(r * size)..<((r + 1) * size)]), record: records + r,
+                               variant: variant, path: path, labels: &labels, inputs: &inputs)
+                }
+                records += whole
+            }
+            if n < chunk.count {
+                let total = records * size + n % size
+                guard total > 0 else { throw EngineError.dataFile(path: path, message: "empty file") }
+                guard n % size == 0 else {
+                    throw EngineError.dataFile(
+                        path: path,
+                        message: "truncated or not a \(variant.name) batch: \(total) bytes is \(records) records of \(size) bytes and \(n % size) left over")
+                }
+                return
+            }
+        }
+    }
+
+    /// Makes room for `count` more records, after checking that the dataset stays within what
+    /// a dataset may hold (Int32 indices) and that it fits in memory twice (`normalize = true`
+    /// makes a standardised copy).
+    private static func reserve(
+        _ count: Int, after existing: Int, path: String, variant: Variant, labels: inout [Int32], inputs: inout [Float]
+    ) throws {
+        let records = existing + count
+        guard records <= Int(Int32.max) else {
+            throw EngineError.dataFile(path: path, message: "more than \(Int32.max) records; a dataset holds at most that many")
+        }
+        guard inputs.capacity < records * pixelsPerImage else { return }
+        // Grow geometrically, as Array would, but only after checking that it fits.
+        let capacity = max(records, 2 * existing)
+        try MemoryLimit.check(
+            bytes: 2 * capacity * (pixelsPerImage * MemoryLayout<Float>.size + MemoryLayout<Int32>.size),
+            for: "\(path): \(capacity) \(variant.name) images as Float32")
+        inputs.reserveCapacity(capacity * pixelsPerImage)
+        labels.reserveCapacity(capacity)
+    }
+
+    /// Checks the labels of one record and appends it.
+    private static func append(
+        _ record: UnsafeRawBufferPointer, record r: Int, variant: Variant, path: String, labels: inout [Int32], inputs: inout [Float]
+    ) throws {
+        let label = Int(record[variant.labelBytes - 1])
+        if variant == .cifar100, record[0] >= 20 {
+            throw EngineError.dataFile(path: path, message: "record \(r): coarse label \(record[0]) is out of range 0 ..< 20")
+        }
+        guard label < variant.classCount else {
+            throw EngineError.dataFile(path: path, message: "record \(r): label \(label) is out of range 0 ..< \(variant.classCount)")
+        }
+        labels.append(Int32(label))
+        for i in variant.labelBytes..<variant.recordSize { inputs.append(Float(record[i]) / 255) }
     }
 }

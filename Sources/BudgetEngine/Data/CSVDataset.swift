@@ -26,7 +26,7 @@ public enum CSVDataset {
         path: String, label: CSVLabelColumn = .last, header: Bool? = nil, delimiter: UInt8 = UInt8(ascii: ","),
         name: String? = nil
     ) throws -> Dataset {
-        let bytes = try DataFileReader(path: path).readAll()
+        let bytes = try DataFileReader(path: path).readAll(limit: maximumTextBytes, what: "a CSV file may hold here (an eighth of the memory)")
         var records = CSVRecords(bytes: bytes, delimiter: delimiter)
 
         guard let first = records.next() else { throw EngineError.dataFile(path: path, message: "no data: the file is empty") }
@@ -70,8 +70,7 @@ public enum CSVDataset {
         }
 
         var features: [Float] = []
-        var labelTexts: [String] = []
-        var labelLines: [Int] = []
+        var labels = LabelTexts()
         func add(_ record: CSVRecords.Record) throws {
             guard record.fields.count == columns else {
                 throw EngineError.dataFile(
@@ -80,8 +79,10 @@ public enum CSVDataset {
             }
             for (index, field) in record.fields.enumerated() {
                 if index == labelIndex {
-                    labelTexts.append(field)
-                    labelLines.append(record.line)
+                    guard labels.add(field) else {
+                        throw EngineError.dataFile(
+                            path: path, message: "line \(record.line): more than \(LabelTexts.maximumDistinct) distinct labels; a label column holds classes")
+                    }
                     continue
                 }
                 guard let value = parseFeature(field) else {
@@ -94,39 +95,68 @@ public enum CSVDataset {
         }
         if !hasHeader { try add(first) }
         while let record = records.next() { try add(record) }
-        guard !labelTexts.isEmpty else { throw EngineError.dataFile(path: path, message: "no data rows after the header") }
+        guard !labels.rows.isEmpty else { throw EngineError.dataFile(path: path, message: "no data rows after the header") }
 
-        let (labels, classNames) = classIndices(labelTexts)
+        let (classes, classNames) = labels.classIndices()
         let datasetName = name ?? path.split(separator: "/").last.map(String.init) ?? path
         return try Dataset(
-            inputs: features, labels: labels, sampleShape: [columns - 1],
+            inputs: features, labels: classes, sampleShape: [columns - 1],
             classCount: classNames?.count, classNames: classNames, name: datasetName)
     }
+
+    /// The most bytes of text a CSV file may decompress to: parsing holds the text, the
+    /// features as Float32 (up to twice the text: a value takes at least 2 characters) and a
+    /// label index per row, so an eighth of the memory the tensors leave.
+    static var maximumTextBytes: Int { max(0, MemoryLimit.machineBytes - MemoryLimit.tensorBytes) / 8 }
 
     /// A feature value: a finite number.
     static func parseFeature(_ text: String) -> Float? {
         guard let value = Float(text), value.isFinite else { return nil }
         return value
     }
+}
+
+/// The label column as it is read: each distinct text once, and per row the index of its text
+/// (4 bytes a row, however long the texts).
+struct LabelTexts {
+    /// More distinct labels than any classification data set has classes.
+    static let maximumDistinct = 1 << 20
+
+    private(set) var distinct: [String] = []
+    private var index: [String: Int32] = [:]
+    /// Per row, the position of its text in `distinct`.
+    private(set) var rows: [Int32] = []
+
+    /// Records the next row's label; false when it would be one distinct label too many.
+    mutating func add(_ text: String) -> Bool {
+        if let i = index[text] {
+            rows.append(i)
+            return true
+        }
+        guard distinct.count < Self.maximumDistinct else { return false }
+        index[text] = Int32(distinct.count)
+        rows.append(Int32(distinct.count))
+        distinct.append(text)
+        return true
+    }
 
     /// Labels as class indices: used directly when all are non-negative integers, else mapped
     /// through their sorted distinct values (returned as the class names).
-    static func classIndices(_ texts: [String]) -> (labels: [Int32], classNames: [String]?) {
-        let integers = texts.map { Int32($0) }
+    func classIndices() -> (labels: [Int32], classNames: [String]?) {
+        let integers = distinct.map { Int32($0) }
         if integers.allSatisfy({ ($0 ?? -1) >= 0 }) {
-            return (integers.map { $0 ?? 0 }, nil)
+            return (rows.map { integers[Int($0)] ?? 0 }, nil)
         }
-        let distinct = Set(texts)
         let numbers = distinct.map { Double($0) }
-        let sorted: [String]
+        let order: [Int]
         if numbers.allSatisfy({ $0 != nil }) {
-            sorted = distinct.sorted { (Double($0) ?? 0, $0) < (Double($1) ?? 0, $1) }
+            order = distinct.indices.sorted { (numbers[$0] ?? 0, distinct[$0]) < (numbers[$1] ?? 0, distinct[$1]) }
         } else {
-            sorted = distinct.sorted()
+            order = distinct.indices.sorted { distinct[$0] < distinct[$1] }
         }
-        var index: [String: Int32] = [:]
-        for (i, text) in sorted.enumerated() { index[text] = Int32(i) }
-        return (texts.map { index[$0] ?? 0 }, sorted)
+        var classOf = [Int32](repeating: 0, count: distinct.count)
+        for (rank, i) in order.enumerated() { classOf[i] = Int32(rank) }
+        return (rows.map { classOf[Int($0)] }, order.map { distinct[$0] })
     }
 }
 

@@ -85,6 +85,17 @@ final class DataFileReader {
         }
     }
 
+    /// The most bytes deflate produces per compressed byte (its format's limit, about 1032:1).
+    static let maximumDeflateRatio = 1032
+
+    /// The most bytes the data can have, known without reading: the file size for a raw file;
+    /// for gzip, `maximumDeflateRatio` times the file size (however many members it holds).
+    var sizeBound: Int {
+        guard isGzip else { return fileSize }
+        let (bound, overflow) = fileSize.multipliedReportingOverflow(by: Self.maximumDeflateRatio)
+        return overflow ? Int.max : bound
+    }
+
     /// The uncompressed size, as far as it can be known without reading: the file size for a
     /// raw file, the gzip trailer's ISIZE field (size modulo 2³²) for a gzip file.
     func uncompressedSizeHint() -> Int? {
@@ -130,14 +141,21 @@ final class DataFileReader {
         }
     }
 
-    /// Reads all remaining bytes.
-    func readAll() throws -> [UInt8] {
+    /// Reads all remaining bytes, refusing data of more than `limit` bytes (what the caller's
+    /// format and the machine allow) as soon as it is known to be larger: a gzip bomb is
+    /// stopped after `limit` bytes, never held whole. `what` says what the limit is for.
+    func readAll(limit: Int, what: String) throws -> [UInt8] {
         var bytes: [UInt8] = []
-        if let hint = uncompressedSizeHint() { bytes.reserveCapacity(max(hint - bytesRead, 0) + 1) }
+        // Reserve by the trailer's hint only within the limit (the hint is the size mod 2³²).
+        if let hint = uncompressedSizeHint() { bytes.reserveCapacity(min(max(hint - bytesRead, 0), limit) + 1) }
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { chunk.deallocate() }
         while true {
             let n = try read(into: chunk)
+            guard bytes.count + n <= limit else {
+                let data = isGzip ? "decompresses to more than" : "holds more than"
+                throw EngineError.dataFile(path: path, message: "\(data) \(limit) bytes, more than \(what)")
+            }
             bytes.append(contentsOf: chunk.prefix(n))
             if n < chunk.count { return bytes }
         }

@@ -12,9 +12,13 @@ public struct Dataset: Sendable {
         public let sampleSize: Int
 
         public init(inputs: [Float], labels: [Int32], sampleShape: [Int]) throws {
-            let size = sampleShape.reduce(1, *)
-            guard size > 0, sampleShape.allSatisfy({ $0 > 0 }) else {
+            guard sampleShape.allSatisfy({ $0 > 0 }), let size = TensorSize.product(sampleShape) else {
                 throw EngineError.invalidArgument("dataset: sample shape \(sampleShape.shapeString) must be positive")
+            }
+            // A batch of one example is a tensor: no example may hold more than one can.
+            guard size <= TensorSize.maximumElements else {
+                throw EngineError.invalidArgument(
+                    "dataset: sample shape \(sampleShape.shapeString) holds more than \(TensorSize.maximumElements) values")
             }
             guard inputs.count == labels.count * size else {
                 throw EngineError.invalidArgument("dataset: \(inputs.count) input values do not make \(labels.count) samples of \(sampleShape.shapeString)")
@@ -128,6 +132,21 @@ public struct Augmentation: Sendable, Equatable {
     public init(cropPadding: Int = 0, horizontalFlip: Bool = false) {
         self.cropPadding = cropPadding
         self.horizontalFlip = horizontalFlip
+    }
+
+    /// An augmentation for images of `sampleShape`, checked: cropping needs images `[C, H, W]`
+    /// and a padding in `0 ... max(H, W)` (a larger one would only crop zeros).
+    public init(cropPadding: Int, horizontalFlip: Bool, for sampleShape: [Int]) throws {
+        if cropPadding != 0 {
+            guard sampleShape.count == 3 else {
+                throw EngineError.invalidArgument("crop: cropping needs images [C, H, W], this dataset holds \(sampleShape.shapeString)")
+            }
+            let side = max(sampleShape[1], sampleShape[2])
+            guard cropPadding >= 0, cropPadding <= side else {
+                throw EngineError.invalidArgument("crop: a padding in 0 ... \(side) expected (the image's side), got \(cropPadding)")
+            }
+        }
+        self.init(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
     }
 
     public static let none = Augmentation()

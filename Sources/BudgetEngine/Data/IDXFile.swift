@@ -35,6 +35,8 @@ public enum IDXFile {
             throw EngineError.dataFile(path: path, message: "header declares \(count) images of \(rows)×\(columns): too large")
         }
         try checkPayloadLength(reader, expected: pixels, headerBytes: 16, what: "\(count) images of \(rows)×\(columns) pixels")
+        // Twice: `normalize = true` makes a standardised copy.
+        try checkMemory(reader, values: pixels, bytesEach: 2 * MemoryLayout<Float>.size, what: "\(count) images of \(rows)×\(columns) pixels")
 
         let values = try [Float](unsafeUninitializedCapacity: pixels) { floats, initialized in
             try forEachChunk(reader, count: pixels, what: "\(count) images of \(rows)×\(columns) pixels") { bytes, n, offset in
@@ -53,6 +55,7 @@ public enum IDXFile {
         let reader = try DataFileReader(path: path)
         let count = try readHeader(reader, magic: labelsMagic, kind: "label", dimensions: 1)[0]
         try checkPayloadLength(reader, expected: count, headerBytes: 8, what: "\(count) labels")
+        try checkMemory(reader, values: count, bytesEach: MemoryLayout<Int32>.size, what: "\(count) labels")
         let labels = try [Int32](unsafeUninitializedCapacity: count) { out, initialized in
             try forEachChunk(reader, count: count, what: "\(count) labels") { bytes, n, offset in
                 for i in 0..<n { out[offset + i] = Int32(bytes[i]) }
@@ -84,15 +87,23 @@ public enum IDXFile {
     }
 
     /// Before allocating memory for the payload, checks that the file can hold it: exactly for a
-    /// raw file; for gzip through the trailer's size field, and when that disagrees, by
-    /// decompressing (without storing) to report the true length.
+    /// raw file; for gzip, first against the most the compressed size can decompress to, then
+    /// through the trailer's size field, and when that cannot confirm the length, by
+    /// decompressing (without storing) to count it.
+    ///
+    /// The size field is the length modulo 2³²: it confirms only a payload below 4 GiB (a
+    /// header claiming 2³² more bytes than the file holds agrees with it just as well), and
+    /// it is wrong for a file of several gzip members.
     private static func checkPayloadLength(_ reader: DataFileReader, expected: Int, headerBytes: Int, what: String) throws {
-        guard let hint = reader.uncompressedSizeHint() else { return }
         let total = headerBytes + expected
         if reader.isGzip {
-            guard hint != total & 0xFFFF_FFFF else { return }
-            // The size field is wrong for a file of several gzip members: count the real length,
-            // then start over after the header.
+            guard total <= reader.sizeBound else {
+                throw EngineError.dataFile(
+                    path: reader.path,
+                    message: "the header declares \(total) bytes (header + \(what)), more than a gzip file of \(reader.fileSize) bytes can hold (at most \(DataFileReader.maximumDeflateRatio) times its size)")
+            }
+            if total < 1 << 32, reader.uncompressedSizeHint() == total { return }
+            // Count the real length, then start over after the header.
             let actual = headerBytes + (try reader.skipToEnd())
             guard actual == total else { throw lengthError(reader, expected: total, actual: actual, what: what) }
             try reader.restart()
@@ -101,7 +112,13 @@ public enum IDXFile {
             try reader.readExactly(into: header, what: "header")
             return
         }
-        guard hint == total else { throw lengthError(reader, expected: total, actual: hint, what: what) }
+        guard reader.fileSize == total else { throw lengthError(reader, expected: total, actual: reader.fileSize, what: what) }
+    }
+
+    /// Checks that `values` values of `bytesEach` bytes fit in memory before they are allocated.
+    private static func checkMemory(_ reader: DataFileReader, values: Int, bytesEach: Int, what: String) throws {
+        let (bytes, overflow) = values.multipliedReportingOverflow(by: bytesEach)
+        try MemoryLimit.check(bytes: overflow ? Int.max : bytes, for: "\(reader.path): \(what)")
     }
 
     private static func expectEnd(_ reader: DataFileReader, expected: Int, headerBytes: Int) throws {

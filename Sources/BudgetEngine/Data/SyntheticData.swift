@@ -29,6 +29,7 @@ public enum SyntheticData {
     /// `N(0, noise²)` in each coordinate. Sample shape `[2]`.
     public static func twoSpirals(count: Int, noise: Float = 0.02, seed: UInt64) throws -> Dataset {
         try check(count: count, classes: 2, generator: "two_spirals")
+        try checkSize(count: count, classes: 2, valuesPerExample: 2, generator: "two_spirals")
         guard noise >= 0, noise.isFinite else { throw EngineError.invalidArgument("two_spirals: noise must be >= 0, got \(noise)") }
         var rng = RandomGenerator(seed: seed, stream: 0x5350_4952)
         var inputs = [Float](repeating: 0, count: 2 * count)
@@ -91,6 +92,10 @@ public enum SyntheticData {
         guard valuesPerExample > 0, count <= limit / valuesPerExample, classes <= limit / valuesPerExample else {
             throw EngineError.invalidArgument("\(generator): \(count) examples of \(valuesPerExample) values is too large")
         }
+        // The examples and the class layout, twice (normalising makes a copy).
+        try MemoryLimit.check(
+            bytes: 2 * (count + classes) * valuesPerExample * MemoryLayout<Float>.size,
+            for: "\(generator): \(count) examples of \(valuesPerExample) values")
     }
 
     private static func check(count: Int, classes: Int, generator: String) throws {

@@ -24,7 +24,7 @@ public final class LeakyReLU: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
         input = x
         let src = x.data, dst = output.data, a = slope
         parallelRanges(x.count, minimumPerThread: elementwiseGrain) { range in
@@ -37,7 +37,7 @@ public final class LeakyReLU: Layer {
         guard let x = input, dy.count == x.count else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let xs = x.data, g = dy.data, dx = gradInput.data, a = slope
         parallelRanges(dy.count, minimumPerThread: elementwiseGrain) { range in
             for i in range { dx[i] = xs[i] > 0 ? g[i] : a * g[i] }
@@ -58,7 +58,7 @@ public final class Tanh: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
         let src = x.data, dst = output.data
         parallelRanges(x.count, minimumPerThread: elementwiseGrain / 8) { range in
             for i in range { dst[i] = tanhf(src[i]) }
@@ -70,7 +70,7 @@ public final class Tanh: Layer {
         guard dy.count == output.count else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let y = output.data, g = dy.data, dx = gradInput.data
         parallelRanges(dy.count, minimumPerThread: elementwiseGrain) { range in
             for i in range { dx[i] = g[i] * (1 - y[i] * y[i]) }
@@ -91,7 +91,7 @@ public final class Sigmoid: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
         let src = x.data, dst = output.data
         parallelRanges(x.count, minimumPerThread: elementwiseGrain / 8) { range in
             // e^(−|x|) never overflows; the two branches are the same function.
@@ -108,7 +108,7 @@ public final class Sigmoid: Layer {
         guard dy.count == output.count else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let y = output.data, g = dy.data, dx = gradInput.data
         parallelRanges(dy.count, minimumPerThread: elementwiseGrain) { range in
             for i in range { dx[i] = g[i] * y[i] * (1 - y[i]) }
@@ -132,7 +132,7 @@ public final class GELU: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
         input = x
         let src = x.data, dst = output.data
         let invSqrt2: Float = 0.707_106_77
@@ -146,7 +146,7 @@ public final class GELU: Layer {
         guard let x = input, dy.count == x.count else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let xs = x.data, g = dy.data, dx = gradInput.data
         let invSqrt2: Float = 0.707_106_77, invSqrt2Pi: Float = 0.398_942_3
         parallelRanges(dy.count, minimumPerThread: elementwiseGrain / 8) { range in

@@ -32,7 +32,7 @@ public final class AvgPool2d: Layer {
         let g = try poolingGeometry(self, kernel: kernel, stride: stride, inputShape: x.shape)
         geometry = g
         if inputShape != x.shape { inputShape = x.shape }
-        output.resize(batch: x.shape[0], like: [x.shape[0], x.shape[1], g.outHeight, g.outWidth])
+        try output.resize(batch: x.shape[0], like: [x.shape[0], x.shape[1], g.outHeight, g.outWidth], for: "\(summary) output")
         let planes = x.shape[0] * x.shape[1]
         let xs = x.data, ys = output.data
         let (h, w, oh, ow, k, s) = (g.height, g.width, g.outHeight, g.outWidth, kernel, stride)
@@ -59,7 +59,7 @@ public final class AvgPool2d: Layer {
         guard let g = geometry, dy.shape == output.shape else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: inputShape[0], like: inputShape)
+        try gradInput.resize(batch: inputShape[0], like: inputShape, for: "\(summary) input gradient")
         let planes = inputShape[0] * inputShape[1]
         let dys = dy.data, dxs = gradInput.data
         let (h, w, oh, ow, k, s) = (g.height, g.width, g.outHeight, g.outWidth, kernel, stride)

@@ -61,13 +61,13 @@ public final class BatchNorm: Layer {
         self.channels = channels
         self.momentum = momentum
         self.epsilon = epsilon
-        weight = Parameter(name: "weight", shape: [channels])
-        bias = Parameter(name: "bias", shape: [channels])
+        weight = try Parameter(name: "weight", checkedShape: [channels], of: "\(name)(\(channels))")
+        bias = try Parameter(name: "bias", checkedShape: [channels], of: "\(name)(\(channels))")
         weight.value.fill(1)
         runningMean = Tensor(shape: [channels])
         runningVariance = Tensor(shape: [channels])
         runningVariance.fill(1)
-        inverseStd.resize(toShape: [channels])
+        try inverseStd.resize(toShape: [channels], for: "\(summary) statistics")
     }
 
     public var summary: String { (kind == .oneD ? "BatchNorm1d" : "BatchNorm2d") + "(\(channels))" }
@@ -99,8 +99,8 @@ public final class BatchNorm: Layer {
             throw EngineError.invalidArgument(
                 "\(summary): training needs more than one value per channel to compute batch statistics, got input \(x.shape.shapeString)")
         }
-        output.resize(batch: n, like: x.shape)
-        normalized.resize(batch: n, like: x.shape)
+        try output.resize(batch: n, like: x.shape, for: "\(summary) output")
+        try normalized.resize(batch: n, like: x.shape, for: "\(summary) normalised input")
         forwardUsedBatchStatistics = isTraining
 
         let xs = x.data, ys = output.data, xhat = normalized.data
@@ -153,7 +153,7 @@ public final class BatchNorm: Layer {
         let n = dy.shape[0], c = channels
         let spatial = dy.count / max(n * c, 1)
         let perChannel = n * spatial
-        gradInput.resize(batch: n, like: dy.shape)
+        try gradInput.resize(batch: n, like: dy.shape, for: "\(summary) input gradient")
         let dys = dy.data, dxs = gradInput.data, xhat = normalized.data
         let gamma = weight.value.data, dGamma = weight.gradient.data, dBeta = bias.gradient.data
         let invStd = inverseStd.data, batchStatistics = forwardUsedBatchStatistics

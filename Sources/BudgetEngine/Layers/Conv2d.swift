@@ -79,8 +79,12 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
-        weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernel, kernel])
-        self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
+        guard padding <= WindowGeometry.maximumPadding else {
+            throw EngineError.invalidArgument("Conv2d: padding must be at most \(WindowGeometry.maximumPadding), got \(padding)")
+        }
+        let layer = "Conv2d(\(inChannels) -> \(outChannels), \(kernel)x\(kernel))"
+        weight = try Parameter(name: "weight", checkedShape: [outChannels, inChannels, kernel, kernel], of: layer)
+        self.bias = bias ? try Parameter(name: "bias", checkedShape: [outChannels], of: layer) : nil
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
         for i in 0..<weight.count { weight.value[i] = rng.uniform(-bound, bound) }
         if let b = self.bias { for i in 0..<outChannels { b.value[i] = rng.uniform(-bound, bound) } }
@@ -100,8 +104,8 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
 
     private func geometry(for shape: [Int]) throws -> WindowGeometry {
         guard shape.count == 4, shape[1] == inChannels,
-              let g = WindowGeometry(channels: inChannels, height: shape[2], width: shape[3],
-                                     kernel: kernel, stride: stride, padding: padding)
+              let g = try WindowGeometry(channels: inChannels, height: shape[2], width: shape[3],
+                                         kernel: kernel, stride: stride, padding: padding, owner: summary)
         else {
             throw shapeError(
                 self, expected: "[N, \(inChannels), H, W] with H + 2·\(padding) >= \(kernel) and W + 2·\(padding) >= \(kernel)",
@@ -130,20 +134,20 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     }
 
     /// Sizes the per-worker scratch buffers for `workers` workers on images of geometry `g`.
-    private func prepareScratch(_ g: WindowGeometry, workers: Int, forGradient: Bool) {
-        columns.resize(toShape: [workers, g.patchSize * g.outPixels + WindowGeometry.slack])
+    private func prepareScratch(_ g: WindowGeometry, workers: Int, forGradient: Bool) throws {
+        try columns.resize(toShape: [workers, g.columnSize + WindowGeometry.slack], for: "\(summary) column matrices")
         if paddedImagesGeometry != g || paddedImages.shape.first != workers {
-            paddedImages.resize(toShape: [workers, g.paddedImageSize + WindowGeometry.slack])
+            try paddedImages.resize(toShape: [workers, g.paddedImageSize + WindowGeometry.slack], for: "\(summary) padded images")
             paddedImages.zero()
             paddedImagesGeometry = g
         }
-        if forGradient, g.padding > 0 { paddedGradients.resize(toShape: [workers, g.paddedImageSize]) }
+        if forGradient, g.padding > 0 { try paddedGradients.resize(toShape: [workers, g.paddedImageSize], for: "\(summary) padded gradients") }
     }
 
     /// The column matrix of image `image` of `xs`, in worker `worker`'s buffers.
     @inline(__always)
     private func unfold(_ g: WindowGeometry, _ xs: UnsafePointer<Float>, image: Int, worker: Int) -> UnsafeMutablePointer<Float> {
-        let col = columns.data + worker * (g.patchSize * g.outPixels + WindowGeometry.slack)
+        let col = columns.data + worker * (g.columnSize + WindowGeometry.slack)
         let padded = paddedImages.data + worker * (g.paddedImageSize + WindowGeometry.slack)
         g.pad(xs + image * g.imageSize, into: padded)
         g.im2col(padded: padded, into: col)
@@ -154,14 +158,14 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
         let g = try geometry(for: x.shape)
         geometry = g
         let n = x.shape[0]
-        output.resize(batch: n, like: [n, outChannels, g.outHeight, g.outWidth])
+        try output.resize(batch: n, like: [n, outChannels, g.outHeight, g.outWidth], for: "\(summary) output")
         input = x
         let workers = workerCount(batch: n)
-        prepareScratch(g, workers: workers, forGradient: false)
+        try prepareScratch(g, workers: workers, forGradient: false)
 
         let outPlane = outChannels * g.outPixels
         let pixelMajor = prefersPixelMajorProduct(g)
-        if pixelMajor { pixelMajorOutputs.resize(toShape: [workers, outPlane]) }
+        if pixelMajor { try pixelMajorOutputs.resize(toShape: [workers, outPlane], for: "\(summary) pixel-major outputs") }
         let w = weight.value.data, b = bias?.value.data
         let xs = x.data, ys = output.data, transposed = pixelMajorOutputs.data
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
@@ -200,13 +204,13 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
         let n = x.shape[0]
-        gradInput.resize(batch: n, like: x.shape)
+        try gradInput.resize(batch: n, like: x.shape, for: "\(summary) input gradient")
         let workers = workerCount(batch: n)
         let wantInput = needsInputGradient, hasBias = bias != nil
-        prepareScratch(g, workers: workers, forGradient: wantInput)
+        try prepareScratch(g, workers: workers, forGradient: wantInput)
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
         let partialSize = patch * o + o
-        partialGradients.resize(toShape: [workers, partialSize])
+        try partialGradients.resize(toShape: [workers, partialSize], for: "\(summary) partial gradients")
         partialGradients.zero()
 
         let w = weight.value.data, xs = x.data, dys = dy.data, dxs = gradInput.data

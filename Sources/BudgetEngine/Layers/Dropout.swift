@@ -38,8 +38,8 @@ public final class Dropout: Layer, RandomStateHolder {
     public func forward(_ x: Tensor) throws -> Tensor {
         forwardWasIdentity = !isTraining || probability == 0
         if forwardWasIdentity { return x }
-        output.resize(batch: x.batchSize, like: x.shape)
-        scaledMask.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
+        try scaledMask.resize(batch: x.batchSize, like: x.shape, for: "\(summary) dropout mask")
         let seed = generator.next()
         let keep = 1 - probability, scale = 1 / (1 - probability)
         let src = x.data, dst = output.data, mask = scaledMask.data, count = x.count
@@ -63,7 +63,7 @@ public final class Dropout: Layer, RandomStateHolder {
         guard dy.count == scaledMask.count else {
             throw shapeError(self, expected: "gradient \(scaledMask.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let g = dy.data, mask = scaledMask.data, dx = gradInput.data
         parallelRanges(dy.count, minimumPerThread: 1 << 16) { range in
             for i in range { dx[i] = g[i] * mask[i] }

@@ -15,7 +15,10 @@ public final class Flatten: Layer {
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard !inputShape.isEmpty else { throw shapeError(self, expected: "[N, ...]", got: inputShape) }
-        return [inputShape[0], inputShape.dropFirst().reduce(1, *)]
+        guard let features = TensorSize.product(Array(inputShape.dropFirst())), features <= TensorSize.maximumElements else {
+            throw shapeError(self, expected: "[N, ...] of at most \(TensorSize.maximumElements) values per example", got: inputShape)
+        }
+        return [inputShape[0], features]
     }
 
     public func forward(_ x: Tensor) throws -> Tensor {

@@ -20,7 +20,7 @@ public final class GlobalAvgPool: Layer {
         guard x.shape.count == 4 else { throw shapeError(self, expected: "[N, C, H, W]", got: x.shape) }
         if inputShape != x.shape { inputShape = x.shape }
         let n = x.shape[0], c = x.shape[1], plane = x.shape[2] * x.shape[3]
-        output.resize(batch: n, like: [n, c])
+        try output.resize(batch: n, like: [n, c], for: "\(summary) output")
         let xs = x.data, ys = output.data
         let scale = 1 / Float(max(plane, 1))
         parallelRanges(n * c, minimumPerThread: max(1, (1 << 15) / max(plane, 1))) { range in
@@ -38,7 +38,7 @@ public final class GlobalAvgPool: Layer {
         guard inputShape.count == 4, dy.shape == output.shape else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: inputShape[0], like: inputShape)
+        try gradInput.resize(batch: inputShape[0], like: inputShape, for: "\(summary) input gradient")
         let plane = inputShape[2] * inputShape[3]
         let dys = dy.data, dxs = gradInput.data
         let scale = 1 / Float(max(plane, 1))

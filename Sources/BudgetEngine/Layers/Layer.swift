@@ -14,6 +14,14 @@ public final class Parameter {
         self.gradient = Tensor(shape: shape)
     }
 
+    /// A parameter whose shape comes from a user's layer sizes, checked first (see
+    /// `TensorSize`) for the memory its training takes: value, gradient and up to two
+    /// optimizer buffers (Adam's moments). `layer` names the layer in the error.
+    public convenience init(name: String, checkedShape shape: [Int], of layer: @autoclosure () -> String) throws {
+        _ = try TensorSize.elementCount(shape, of: "\(layer()) \(name)", copies: 4)
+        self.init(name: name, shape: shape)
+    }
+
     public var count: Int { value.count }
 }
 

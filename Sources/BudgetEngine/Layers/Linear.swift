@@ -34,8 +34,9 @@ public final class Linear: Layer, InputGradientOptional {
         }
         self.inputs = inputs
         self.outputs = outputs
-        weight = Parameter(name: "weight", shape: [outputs, inputs])
-        self.bias = bias ? Parameter(name: "bias", shape: [outputs]) : nil
+        let layer = "Linear(\(inputs) -> \(outputs))"
+        weight = try Parameter(name: "weight", checkedShape: [outputs, inputs], of: layer)
+        self.bias = bias ? try Parameter(name: "bias", checkedShape: [outputs], of: layer) : nil
         let bound = 1 / Float(inputs).squareRoot()
         for i in 0..<weight.count { weight.value[i] = rng.uniform(-bound, bound) }
         if let b = self.bias { for i in 0..<outputs { b.value[i] = rng.uniform(-bound, bound) } }
@@ -56,7 +57,7 @@ public final class Linear: Layer, InputGradientOptional {
             throw shapeError(self, expected: "[N, \(inputs)]", got: x.shape)
         }
         let n = x.shape[0]
-        output.resize(batch: n, like: [n, outputs])
+        try output.resize(batch: n, like: [n, outputs], for: "\(summary) output")
         input = x
         if let b = bias {
             for row in 0..<n { (output.data + row * outputs).update(from: b.value.data, count: outputs) }
@@ -103,7 +104,7 @@ public final class Linear: Layer, InputGradientOptional {
                 }
             }
         }
-        gradInput.resize(batch: n, like: x.shape)
+        try gradInput.resize(batch: n, like: x.shape, for: "\(summary) input gradient")
         guard needsInputGradient else { return gradInput }
         // dX[:, ins] = dY · W[:, ins], a slice of input features per worker.
         let dxs = gradInput.data

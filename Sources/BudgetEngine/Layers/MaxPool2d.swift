@@ -41,7 +41,7 @@ public final class MaxPool2d: Layer {
         geometry = g
         if inputShape != x.shape { inputShape = x.shape }
         let planes = x.shape[0] * x.shape[1]
-        output.resize(batch: x.shape[0], like: [x.shape[0], x.shape[1], g.outHeight, g.outWidth])
+        try output.resize(batch: x.shape[0], like: [x.shape[0], x.shape[1], g.outHeight, g.outWidth], for: "\(summary) output")
         if output.count > argmaxCapacity {
             argmax.deallocate()
             argmax = .allocate(capacity: output.count)
@@ -82,7 +82,7 @@ public final class MaxPool2d: Layer {
         guard let g = geometry, dy.shape == output.shape else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
-        gradInput.resize(batch: inputShape[0], like: inputShape)
+        try gradInput.resize(batch: inputShape[0], like: inputShape, for: "\(summary) input gradient")
         let planes = inputShape[0] * inputShape[1]
         let plane = g.height * g.width, outPlane = g.outPixels
         let dys = dy.data, dxs = gradInput.data, best = argmax
@@ -148,8 +148,8 @@ private func bit(_ b: Bool) -> Int32 { Int32(unsafeBitCast(b, to: UInt8.self)) }
 /// The window geometry of a pooling layer over `[N, C, H, W]`, or a shape error naming it.
 func poolingGeometry(_ layer: Layer, kernel: Int, stride: Int, inputShape: [Int]) throws -> WindowGeometry {
     guard inputShape.count == 4,
-          let g = WindowGeometry(channels: inputShape[1], height: inputShape[2], width: inputShape[3],
-                                 kernel: kernel, stride: stride, padding: 0)
+          let g = try WindowGeometry(channels: inputShape[1], height: inputShape[2], width: inputShape[3],
+                                     kernel: kernel, stride: stride, padding: 0, owner: layer.summary)
     else {
         throw shapeError(layer, expected: "[N, C, H, W] with H >= \(kernel) and W >= \(kernel)", got: inputShape)
     }

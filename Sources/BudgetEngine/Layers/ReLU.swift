@@ -10,7 +10,7 @@ public final class ReLU: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        output.resize(batch: x.batchSize, like: x.shape)
+        try output.resize(batch: x.batchSize, like: x.shape, for: "\(summary) output")
         let src = x.data, dst = output.data
         parallelRanges(x.count, minimumPerThread: 1 << 16) { range in
             for i in range { dst[i] = max(src[i], 0) }
@@ -22,7 +22,7 @@ public final class ReLU: Layer {
         guard dy.count == output.count else {
             throw shapeError(self, expected: "gradient \(output.shape.shapeString)", got: dy.shape)
         }
-        gradInput.resize(batch: dy.batchSize, like: dy.shape)
+        try gradInput.resize(batch: dy.batchSize, like: dy.shape, for: "\(summary) input gradient")
         let y = output.data, g = dy.data, dx = gradInput.data
         parallelRanges(dy.count, minimumPerThread: 1 << 16) { range in
             // Both loads unconditional, so the select vectorises.

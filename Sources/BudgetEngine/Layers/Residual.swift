@@ -18,17 +18,20 @@
 /// ])
 /// let unit = Residual(block: block, shortcut: projection)   // [N, 16, H, W] -> [N, 32, H/2, W/2]
 /// ```
-public final class Residual: Layer {
+public final class Residual: ContainerLayer {
     public let block: Layer
     public let shortcut: Layer?
     public var isTraining = true
+    public let nesting = ModelNesting()
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
 
-    public init(block: Layer, shortcut: Layer? = nil) {
+    /// Throws when the branches would nest the model more than `maximumModelDepth` levels.
+    public init(block: Layer, shortcut: Layer? = nil) throws {
         self.block = block
         self.shortcut = shortcut
+        try ModelNesting.adopt([block] + (shortcut.map { [$0] } ?? []), into: self)
     }
 
     public var summary: String { "Residual" }
@@ -49,7 +52,7 @@ public final class Residual: Layer {
         if fromBlock.shape != fromShortcut.shape {
             try checkBranchesAgree(fromBlock.shape, fromShortcut.shape, input: x.shape)
         }
-        output.resize(batch: fromBlock.batchSize, like: fromBlock.shape)
+        try output.resize(batch: fromBlock.batchSize, like: fromBlock.shape, for: "\(summary) output")
         let a = fromBlock.data, b = fromShortcut.data, y = output.data
         parallelRanges(output.count, minimumPerThread: 1 << 16) { range in
             for i in range { y[i] = a[i] + b[i] }
@@ -66,7 +69,7 @@ public final class Residual: Layer {
         guard throughBlock.count == throughShortcut.count else {
             throw shapeError(self, expected: "branch input gradients of equal size \(throughBlock.shape.shapeString)", got: throughShortcut.shape)
         }
-        gradInput.resize(batch: throughBlock.batchSize, like: throughBlock.shape)
+        try gradInput.resize(batch: throughBlock.batchSize, like: throughBlock.shape, for: "\(summary) input gradient")
         let a = throughBlock.data, b = throughShortcut.data, dx = gradInput.data
         parallelRanges(gradInput.count, minimumPerThread: 1 << 16) { range in
             for i in range { dx[i] = a[i] + b[i] }

@@ -2,15 +2,22 @@
 ///
 /// Errors from a child carry its position, so a shape mismatch reads
 /// `Sequential[3] Linear(100 -> 10): expected input [N, 100], got [128, 64]`.
-public final class Sequential: Layer {
-    public private(set) var layers: [Layer]
+/// A model nests at most `maximumModelDepth` levels: adding a layer that would nest it
+/// deeper throws (see `ModelNesting`).
+public final class Sequential: ContainerLayer {
+    public private(set) var layers: [Layer] = []
     public var isTraining = true
+    public let nesting = ModelNesting()
 
-    public init(_ layers: [Layer] = []) {
+    public init(_ layers: [Layer] = []) throws {
+        try ModelNesting.adopt(layers, into: self)
         self.layers = layers
     }
 
-    public func append(_ layer: Layer) { layers.append(layer) }
+    public func append(_ layer: Layer) throws {
+        try ModelNesting.adopt([layer], into: self)
+        layers.append(layer)
+    }
 
     public var summary: String { "Sequential" }
     public var children: [Layer] { layers }

@@ -14,9 +14,31 @@ struct WindowGeometry: Equatable {
     let padding: Int
     let outHeight: Int
     let outWidth: Int
+    /// Values in one input image.
+    let imageSize: Int
+    /// Pixels in one output plane.
+    let outPixels: Int
+    /// Rows of the column matrix: one per (channel, ki, kj).
+    let patchSize: Int
+    /// Values in one zero-padded image `[C, H + 2p, W + 2p]`.
+    let paddedImageSize: Int
+    /// Values in one column matrix `[C·k·k, OH·OW]`.
+    let columnSize: Int
 
-    /// Nil when the window does not fit in the padded image.
-    init?(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
+    /// The largest zero padding a layer may ask for: far beyond any real model, small enough
+    /// that `H + 2·padding` can never overflow.
+    static let maximumPadding = 1 << 20
+
+    /// Nil when the window does not fit in the padded image. Throws when the sizes are out of
+    /// range (a negative size, a padding above `maximumPadding`) or one of the buffers the
+    /// geometry implies would hold more than a tensor may (`TensorSize.maximumElements`);
+    /// `owner` names the layer in the error.
+    init?(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int, owner: @autoclosure () -> String) throws {
+        let side = 0...TensorSize.maximumElements
+        guard side.contains(channels), side.contains(height), side.contains(width), (1...TensorSize.maximumElements).contains(kernel),
+              stride > 0, (0...Self.maximumPadding).contains(padding) else {
+            throw EngineError.invalidArgument("\(owner()): no window of \(kernel)x\(kernel), stride \(stride), padding \(padding) over [\(channels), \(height), \(width)]")
+        }
         guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else { return nil }
         self.channels = channels
         self.height = height
@@ -26,20 +48,25 @@ struct WindowGeometry: Equatable {
         self.padding = padding
         outHeight = (height + 2 * padding - kernel) / stride + 1
         outWidth = (width + 2 * padding - kernel) / stride + 1
+        guard let image = TensorSize.checkedProduct(channels, height, width),
+              let pixels = TensorSize.checkedProduct(outHeight, outWidth),
+              let patch = TensorSize.checkedProduct(channels, kernel, kernel),
+              let padded = TensorSize.checkedProduct(channels, height + 2 * padding, width + 2 * padding),
+              let columns = TensorSize.checkedProduct(patch, pixels)
+        else {
+            throw EngineError.invalidArgument(
+                "\(owner()): a \(kernel)x\(kernel) window with padding \(padding) over [\(channels), \(height), \(width)] needs buffers of more than \(TensorSize.maximumElements) values")
+        }
+        imageSize = image
+        outPixels = pixels
+        patchSize = patch
+        paddedImageSize = padded
+        columnSize = columns
     }
-
-    /// Values in one input image.
-    var imageSize: Int { channels * height * width }
-    /// Pixels in one output plane.
-    var outPixels: Int { outHeight * outWidth }
-    /// Rows of the column matrix: one per (channel, ki, kj).
-    var patchSize: Int { channels * kernel * kernel }
 
     /// Height and width of the zero-padded image.
     var paddedHeight: Int { height + 2 * padding }
     var paddedWidth: Int { width + 2 * padding }
-    /// Values in one zero-padded image `[C, H + 2p, W + 2p]`.
-    var paddedImageSize: Int { channels * paddedHeight * paddedWidth }
 
     /// Copies one image into the interior of its zero-padded version. Only the interior is
     /// written: the border of `padded` must already be zero (and stays so).

@@ -13,7 +13,7 @@ public final class CrossEntropy: Loss {
 
     public func forward(_ z: Tensor, labels: UnsafeBufferPointer<Int32>) throws -> Double {
         let (n, classes) = try validateClassBatch(self, z, labels)
-        gradient.resize(batch: n, like: z.shape)
+        try gradient.resize(batch: n, like: z.shape, for: "\(summary) gradient")
         let scale = 1 / Float(n)
         var total = 0.0
         for i in 0..<n {

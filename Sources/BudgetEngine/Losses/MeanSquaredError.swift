@@ -11,7 +11,7 @@ public final class MeanSquaredError: Loss {
 
     public func forward(_ z: Tensor, labels: UnsafeBufferPointer<Int32>) throws -> Double {
         let (n, classes) = try validateClassBatch(self, z, labels)
-        gradient.resize(batch: n, like: z.shape)
+        try gradient.resize(batch: n, like: z.shape, for: "\(summary) gradient")
         let elements = n * classes
         let scale = 2 / Float(elements)
         var total = 0.0

@@ -17,6 +17,7 @@
 public struct WarmupSchedule: Schedule {
     public let fraction: Double
     public let schedule: Schedule
+    public let nestingDepth: Int
 
     /// Warm up over the first `fraction` (in `[0, 1)`) of the budget, then run `schedule`.
     public init(_ fraction: Double, _ schedule: Schedule) throws {
@@ -25,6 +26,7 @@ public struct WarmupSchedule: Schedule {
         }
         self.fraction = fraction
         self.schedule = schedule
+        nestingDepth = try combinedDepth("warmup", [schedule])
     }
 
     public var summary: String { "warmup(\(fraction.formatted), \(schedule.summary))" }
@@ -68,6 +70,7 @@ public struct SequenceSchedule: Schedule {
     /// Where each segment ends (ascending, the last is 1).
     public let ends: [Double]
     public let schedules: [Schedule]
+    public let nestingDepth: Int
 
     public init(_ segments: [(until: Double, schedule: Schedule)]) throws {
         guard let last = segments.last else {
@@ -87,6 +90,7 @@ public struct SequenceSchedule: Schedule {
         }
         ends = segments.map(\.until)
         schedules = segments.map(\.schedule)
+        nestingDepth = try combinedDepth("sequence", schedules)
     }
 
     public var summary: String {
@@ -142,6 +146,7 @@ public struct SampledSchedule: Schedule {
 
     public let schedule: Schedule
     public let interval: Interval
+    public let nestingDepth: Int
 
     public init(_ schedule: Schedule, every interval: Interval = .epoch) throws {
         if case let .steps(k) = interval, k < 1 {
@@ -149,6 +154,7 @@ public struct SampledSchedule: Schedule {
         }
         self.schedule = schedule
         self.interval = interval
+        nestingDepth = try combinedDepth("sampled", [schedule])
     }
 
     public var summary: String {
@@ -187,9 +193,11 @@ public struct SampledSchedule: Schedule {
 /// count, and the run stops with an error.
 public struct TruncatedSchedule: Schedule {
     public let schedule: Schedule
+    public let nestingDepth: Int
 
-    public init(_ schedule: Schedule) {
+    public init(_ schedule: Schedule) throws {
         self.schedule = schedule
+        nestingDepth = try combinedDepth("truncated", [schedule])
     }
 
     public var summary: String { "truncated(\(schedule.summary))" }

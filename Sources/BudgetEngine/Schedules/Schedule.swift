@@ -48,6 +48,27 @@ public protocol Schedule: Sendable {
     /// that differ from their defaults are shown.
     var summary: String { get }
     func multiplier(at progress: Double, context: ScheduleContext) throws -> Double
+    /// Levels of schedules inside this one, itself included: 1 for a plain schedule,
+    /// `1 + ` the deepest inner schedule's for a combinator (at most `maximumScheduleDepth`).
+    var nestingDepth: Int { get }
+}
+
+extension Schedule {
+    public var nestingDepth: Int { 1 }
+}
+
+/// How deep schedules may nest (`warmup(0.1, truncated(sequence{...}))` is 3 levels): far
+/// beyond any real schedule. Combinators refuse to nest deeper when they are built, so the
+/// recursive `multiplier` and `summary` never overflow the stack.
+public let maximumScheduleDepth = 200
+
+/// The nesting depth of a combinator of `inner` schedules named `name`, checked.
+func combinedDepth(_ name: String, _ inner: [Schedule]) throws -> Int {
+    let depth = 1 + (inner.map(\.nestingDepth).max() ?? 0)
+    guard depth <= maximumScheduleDepth else {
+        throw invalidScheduleArgument(name, "schedules nest \(depth) levels deep; at most \(maximumScheduleDepth) are allowed")
+    }
+    return depth
 }
 
 /// `m(p) = 1`: the learning rate never changes.

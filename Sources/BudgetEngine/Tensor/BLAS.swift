@@ -64,7 +64,7 @@ enum BLAS {
     }
 
     /// Sets the number of threads OpenBLAS uses for each call.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(n, 1))) }
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(ComputeThreads.clamped(n))) }
 }
 
 /// Controls of the BLAS library, for the CLI and the trainer.
@@ -72,7 +72,7 @@ public enum BLASLibrary {
     /// Sets the threads OpenBLAS uses and the engine's own parallel loops use.
     public static func setThreads(_ n: Int) {
         BLAS.setThreads(n)
-        ComputeThreads.count = max(n, 1)
+        ComputeThreads.count = ComputeThreads.clamped(n)
     }
 
     /// The kernel family OpenBLAS chose for this processor (e.g. `SkylakeX`, `Prescott`).

@@ -4,6 +4,13 @@ import Dispatch
 /// OpenBLAS has its own thread count; the trainer sets both from one setting.
 public enum ComputeThreads {
     nonisolated(unsafe) public static var count: Int = 1
+
+    /// The most threads a process asks for: each worker of a layer gets scratch buffers of its
+    /// own, so an absurd count would allocate absurdly (the CLI rejects more with a message).
+    public static let maximum = 1024
+
+    /// `n` within `1 ... maximum`.
+    public static func clamped(_ n: Int) -> Int { min(max(n, 1), maximum) }
 }
 
 /// Runs `body` over `0 ..< count` split into contiguous ranges, in parallel when the work is

@@ -17,14 +17,25 @@ public final class Tensor {
     /// alive by this reference; nil when the tensor owns its storage.
     private var viewed: Tensor?
 
-    /// A zero-filled tensor of the given shape.
+    /// A zero-filled tensor of a shape the engine itself chose (an empty buffer, a copy of an
+    /// existing tensor's shape). A shape that comes from a user goes through
+    /// `init(checkedShape:of:)` instead.
     public init(shape: [Int]) {
-        let n = Tensor.elementCount(shape)
+        let n = shape.reduce(1, *)
         self.shape = shape
         self.count = n
         self.capacity = max(n, 1)
         self.data = .allocate(capacity: max(n, 1))
         data.initialize(repeating: 0, count: capacity)
+        MemoryLimit.account(capacity * MemoryLayout<Float>.size)
+    }
+
+    /// A zero-filled tensor of a shape that comes from a user (a layer's sizes, a batch size),
+    /// checked first (see `TensorSize`): a shape that overflows, exceeds the bound of a tensor
+    /// or does not fit in memory is an error naming `what`.
+    public convenience init(checkedShape shape: [Int], of what: @autoclosure () -> String) throws {
+        _ = try TensorSize.elementCount(shape, of: what())
+        self.init(shape: shape)
     }
 
     /// A tensor holding `values` with the given shape (`values.count` must equal the shape's size).
@@ -38,9 +49,16 @@ public final class Tensor {
         }
     }
 
-    deinit { if viewed == nil { data.deallocate() } }
+    deinit { if viewed == nil { releaseStorage() } }
 
-    static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+    /// The number of values `shape` holds, or nil when it is negative or overflows.
+    static func elementCount(_ shape: [Int]) -> Int? { TensorSize.product(shape) }
+
+    /// Gives back the storage this tensor owns.
+    private func releaseStorage() {
+        data.deallocate()
+        MemoryLimit.account(-capacity * MemoryLayout<Float>.size)
+    }
 
     /// The values as a Swift array (a copy; for tests and reporting, not the hot path).
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
@@ -63,31 +81,55 @@ public final class Tensor {
     /// are undefined afterwards unless the shape was unchanged. Allocates nothing when the shape
     /// is already `newShape`, which is the case in every steady-state step.
     /// A view gets storage of its own again: resizing never writes through to the viewed tensor.
-    public func resize(toShape newShape: [Int]) {
+    ///
+    /// A new shape is checked as in `init(checkedShape:of:)` (layers size their buffers from
+    /// the shapes of their inputs); `what` names the buffer in the error.
+    public func resize(toShape newShape: [Int], for what: @autoclosure () -> String = "a buffer") throws {
         if newShape == shape, viewed == nil { return }
-        let n = Tensor.elementCount(newShape)
+        let n = try TensorSize.elementCount(newShape, of: what(), copies: 0)
         if n > capacity || viewed != nil {
-            if viewed == nil { data.deallocate() }
-            viewed = nil
-            data = .allocate(capacity: max(n, 1))
-            data.initialize(repeating: 0, count: max(n, 1))
-            capacity = max(n, 1)
+            let growth = max(n, 1) - (viewed == nil ? capacity : 0)
+            try MemoryLimit.check(bytes: max(growth, 0) * MemoryLayout<Float>.size, for: what())
         }
-        shape = newShape
-        count = n
+        store(newShape, count: n)
     }
 
     /// Same as `resize(toShape:)` but only replaces the batch dimension, without building a new
     /// shape array when the batch size is unchanged.
-    public func resize(batch: Int, like other: [Int]) {
-        if shape.count == other.count, shape.first == batch, viewed == nil {
-            var same = true
-            for i in 1..<other.count where shape[i] != other[i] { same = false; break }
-            if same { return }
-        }
+    public func resize(batch: Int, like other: [Int], for what: @autoclosure () -> String = "a buffer") throws {
+        if sameShape(batch: batch, like: other) { return }
         var s = other
         if !s.isEmpty { s[0] = batch }
-        resize(toShape: s)
+        try resize(toShape: s, for: what())
+    }
+
+    /// `resize(batch:like:)` for a shape whose size was checked when the storage was made (a
+    /// batch iterator's smaller last batch): cannot fail.
+    func resizeChecked(batch: Int, like other: [Int]) {
+        if sameShape(batch: batch, like: other) { return }
+        var s = other
+        if !s.isEmpty { s[0] = batch }
+        store(s, count: s.reduce(1, *))
+    }
+
+    private func sameShape(batch: Int, like other: [Int]) -> Bool {
+        guard shape.count == other.count, shape.first == batch, viewed == nil else { return false }
+        for i in 1..<other.count where shape[i] != other[i] { return false }
+        return true
+    }
+
+    /// Sets the shape and count, with storage of its own for `n` values.
+    private func store(_ newShape: [Int], count n: Int) {
+        if n > capacity || viewed != nil {
+            if viewed == nil { releaseStorage() }
+            viewed = nil
+            data = .allocate(capacity: max(n, 1))
+            data.initialize(repeating: 0, count: max(n, 1))
+            capacity = max(n, 1)
+            MemoryLimit.account(capacity * MemoryLayout<Float>.size)
+        }
+        shape = newShape
+        count = n
     }
 
     /// Makes this tensor show the values of `other` under `newShape` (of the same count), without
@@ -99,7 +141,7 @@ public final class Tensor {
             throw EngineError.invalidArgument("cannot view \(other.shape.shapeString) as \(newShape.shapeString)")
         }
         if other === self { return try reshape(newShape) }
-        if viewed == nil { data.deallocate() }
+        if viewed == nil { releaseStorage() }
         viewed = other
         data = other.data
         capacity = max(other.count, 1)

@@ -69,11 +69,15 @@ enum DataBindings {
                 try args.noMore(than: 1)
                 let crop = try o.integer("crop", default: 0)
                 guard crop >= 0 else { throw o.bad("crop", "a padding >= 0 expected, got \(crop)") }
-                guard crop == 0 || handle.dataset.sampleShape.count == 3 else {
-                    throw o.bad("crop", "cropping needs images [C, H, W], this dataset holds \(handle.dataset.sampleShape.shapeString)")
+                let shape = handle.dataset.sampleShape
+                guard crop == 0 || shape.count == 3 else {
+                    throw o.bad("crop", "cropping needs images [C, H, W], this dataset holds \(shape.shapeString)")
+                }
+                guard crop == 0 || crop <= max(shape[1], shape[2]) else {
+                    throw o.bad("crop", "a padding of at most the image's side (\(max(shape[1], shape[2]))) expected, got \(crop)")
                 }
                 var d = handle.dataset
-                d.augmentation = Augmentation(cropPadding: crop, horizontalFlip: try o.boolean("flip", default: false))
+                d.augmentation = try Augmentation(cropPadding: crop, horizontalFlip: o.boolean("flip", default: false), for: shape)
                 return .object(DatasetHandle(d))
             }
         }
@@ -86,43 +90,42 @@ enum DataBindings {
         let state = o.state
         let labels: [Int32] = try o.withField("labels") { index in
             guard let index, state.type(at: index) == LUA_TTABLE else { throw o.mismatch("labels", expected: "table of class indices") }
-            let n = Int(lua_rawlen(state.L, index))
-            return try (0..<n).map { k in
-                lua_rawgeti(state.L, index, lua_Integer(k + 1))
-                defer { state.pop() }
-                guard let label = state.integer(at: -1), label >= 0, label <= Int(Int32.max) else {
-                    throw o.bad("labels", "class index >= 0 expected at index \(k + 1), got \(state.number(at: -1).map { "\($0)" } ?? state.typeName(at: -1))")
+            var labels: [Int32] = []
+            labels.reserveCapacity(LuaState.reservation(forLength: state.rawLength(ofTableAt: index)))
+            try state.forEachElement(ofTableAt: index) { k, element in
+                guard let label = state.integer(at: element), label >= 0, label <= Int(Int32.max) else {
+                    throw o.bad("labels", "class index >= 0 expected at index \(k), got \(state.number(at: element).map { "\($0)" } ?? state.typeName(at: element))")
                 }
-                return Int32(label)
+                labels.append(Int32(label))
+                return true
             }
+            return labels
         }
         var inputs: [Float] = []
         let perSample: Int = try o.withField("inputs") { index in
             guard let index, state.type(at: index) == LUA_TTABLE else { throw o.mismatch("inputs", expected: "table of samples") }
-            let n = Int(lua_rawlen(state.L, index))
+            let n = state.rawLength(ofTableAt: index)
             guard n == labels.count else {
                 throw o.bad("inputs", "\(n) samples for \(labels.count) labels")
             }
             var size = -1
-            for k in 0..<n {
-                lua_rawgeti(state.L, index, lua_Integer(k + 1))
-                defer { state.pop() }
-                guard state.type(at: -1) == LUA_TTABLE else {
-                    throw o.bad("inputs", "sample \(k + 1) is a \(state.typeName(at: -1)), expected a table of numbers")
+            try state.forEachElement(ofTableAt: index) { k, sample in
+                guard state.type(at: sample) == LUA_TTABLE else {
+                    throw o.bad("inputs", "sample \(k) is a \(state.typeName(at: sample)), expected a table of numbers")
                 }
-                let m = Int(lua_rawlen(state.L, -1))
+                let m = state.rawLength(ofTableAt: sample)
                 if size < 0 { size = m }
                 guard m == size, m > 0 else {
-                    throw o.bad("inputs", "sample \(k + 1) has \(m) values, sample 1 has \(size)")
+                    throw o.bad("inputs", "sample \(k) has \(m) values, sample 1 has \(size)")
                 }
-                for j in 0..<m {
-                    lua_rawgeti(state.L, -1, lua_Integer(j + 1))
-                    defer { state.pop() }
-                    guard let x = state.number(at: -1) else {
-                        throw o.bad("inputs", "sample \(k + 1) value \(j + 1) is a \(state.typeName(at: -1)), expected a number")
+                try state.forEachElement(ofTableAt: sample) { j, value in
+                    guard let x = state.number(at: value) else {
+                        throw o.bad("inputs", "sample \(k) value \(j) is a \(state.typeName(at: value)), expected a number")
                     }
                     inputs.append(Float(x))
+                    return true
                 }
+                return true
             }
             return max(size, 0)
         }
@@ -133,8 +136,11 @@ enum DataBindings {
                 return n
             }
         } ?? [perSample]
-        guard shape.reduce(1, *) == perSample else {
-            throw o.bad("shape", "\(shape.shapeString) holds \(shape.reduce(1, *)) values, each sample has \(perSample)")
+        // Checked: a shape such as { 2^32, 2^32 } overflows an Int.
+        let values = TensorSize.product(shape)
+        guard values == perSample else {
+            let holds = values.map { "holds \($0) values" } ?? "holds more values than an Int can count"
+            throw o.bad("shape", "\(shape.shapeString) \(holds), each sample has \(perSample)")
         }
         let classes = try o.integer("classes")
         if let classes, classes < 1 { throw o.bad("classes", "a positive count expected, got \(classes)") }

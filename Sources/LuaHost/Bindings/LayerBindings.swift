@@ -58,7 +58,7 @@ enum LayerBindings {
             let block = try args.object(1, as: ModuleHandle.self).layer
             let shortcut = args.isNil(2) ? nil : try args.object(2, as: ModuleHandle.self).layer
             try args.noMore(than: 2)
-            let residual = Residual(block: block, shortcut: shortcut)
+            let residual = try Residual(block: block, shortcut: shortcut)
             try ModelStructure.validate(residual)
             return residual
         }

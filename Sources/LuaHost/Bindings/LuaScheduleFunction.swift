@@ -31,6 +31,8 @@ final class LuaScheduleFunction: @unchecked Sendable {
         guard let state = function.state?.current else {
             throw EngineError.training("schedule \(summary): its Lua state no longer exists")
         }
+        // The function, p, ctx, and a key and value while ctx is filled.
+        try state.reserveStack(5, for: "schedule \(summary)")
         let saved = state.top
         defer { state.setTop(saved) }
         function.push()
@@ -50,20 +52,5 @@ final class LuaScheduleFunction: @unchecked Sendable {
             throw EngineError.training("schedule '\(summary)' returned \(got) at step \(c.step) (progress \(p)); a multiplier must be a finite number >= 0")
         }
         return m
-    }
-}
-
-extension LuaState {
-    /// `file:line` where the Lua function at `index` is defined (`[C]` for a C function).
-    func definitionPosition(ofFunctionAt index: Int32) -> String {
-        var info = lua_Debug()
-        pushValue(at: index)
-        guard lua_getinfo(L, ">S", &info) != 0 else { return "?" }
-        let source = withUnsafeBytes(of: &info.short_src) { raw -> String in
-            let chars = raw.bindMemory(to: CChar.self)
-            let length = chars.firstIndex(of: 0) ?? chars.count
-            return String(decoding: raw.prefix(length), as: UTF8.self)
-        }
-        return info.linedefined > 0 ? "\(source):\(info.linedefined)" : source
     }
 }

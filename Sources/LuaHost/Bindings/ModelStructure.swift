@@ -14,7 +14,7 @@ enum ModelStructure {
             let what = shared === child ? child.summary : "\(shared.summary) (inside \(child.summary))"
             throw BindingError("\(what) is already part of this model: a module can appear only once (each position needs its own, e.g. a new nn.ReLU())")
         }
-        container.append(child)
+        try container.append(child)
     }
 
     private static func collect(_ layer: Layer, into set: inout Set<ObjectIdentifier>) {

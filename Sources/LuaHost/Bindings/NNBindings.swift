@@ -14,7 +14,7 @@ enum NNBindings {
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
         // Containers.
         try registry.function("nn.Sequential") { args in
-            let container = Sequential()
+            let container = try Sequential()
             if !args.isNil(1) {
                 let layers = try args.sequence(1, element: "module") { args.state.object(at: $0, as: ModuleHandle.self)?.layer }
                 for layer in layers { try ModelStructure.append(layer, to: container) }
@@ -55,12 +55,12 @@ enum NNBindings {
             t.method("tree") { module, args in
                 // model:tree { 1, 28, 28 }: the printout with each layer's output shape for a
                 // batch of that sample shape.
-                let sample = try args.sequence(1, element: "integer") { args.state.integer(at: $0) }
+                let sample = try sampleShape(args, 1)
                 try args.noMore(than: 1)
                 return .string(module.layer.treeDescription(inputShape: [1] + sample))
             }
             t.method("output_shape") { module, args in
-                let sample = try args.sequence(1, element: "integer") { args.state.integer(at: $0) }
+                let sample = try sampleShape(args, 1)
                 try args.noMore(than: 1)
                 let shape = try module.layer.outputShape(for: [1] + sample)
                 return .array(shape.dropFirst().map { .integer($0) })
@@ -97,6 +97,17 @@ enum NNBindings {
             t.description { $0.summary }
         }
     }
+}
+
+/// The shape of one example at `position`, e.g. `{ 1, 28, 28 }`: positive integers holding at
+/// most `TensorSize.maximumElements` values (so that no layer's shape arithmetic overflows).
+func sampleShape(_ args: LuaArguments, _ position: Int) throws -> [Int] {
+    let shape = try args.sequence(position, element: "integer") { args.state.integer(at: $0) }
+    if let bad = shape.first(where: { $0 < 1 }) { throw args.bad(position, "sizes must be positive, got \(bad)") }
+    guard let values = TensorSize.product(shape), values <= TensorSize.maximumElements else {
+        throw args.bad(position, "\(shape.shapeString) holds more than \(TensorSize.maximumElements) values")
+    }
+    return shape
 }
 
 extension BindingRegistry {

@@ -84,9 +84,9 @@ enum ScheduleBindings {
         try registry.function("schedule.sequence") { args in
             let state = args.state
             let segments = try args.sequence(1, element: "segment { until, schedule }") { index -> (until: Double, schedule: Schedule)? in
-                guard state.type(at: index) == LUA_TTABLE, lua_rawlen(state.L, index) == 2 else { return nil }
-                lua_rawgeti(state.L, index, 1)
-                lua_rawgeti(state.L, index, 2)
+                guard state.type(at: index) == LUA_TTABLE, state.rawLength(ofTableAt: index) == 2 else { return nil }
+                state.rawGet(1, inTableAt: index)
+                state.rawGet(2, inTableAt: index)
                 defer { state.pop(2) }
                 guard let until = state.number(at: -2), let schedule = state.schedule(at: -1) else { return nil }
                 return (until, schedule)
@@ -106,7 +106,7 @@ enum ScheduleBindings {
         try registry.function("schedule.truncated") { args in
             let inner = try args.schedule(1)
             try args.noMore(than: 1)
-            return .object(ScheduleHandle(TruncatedSchedule(inner)))
+            return .object(ScheduleHandle(try TruncatedSchedule(inner)))
         }
     }
 

@@ -107,7 +107,7 @@ public final class SearchDeclaration: CellServing {
         guard batchSize > 0 else { throw o.bad("batch_size", "a positive integer expected, got \(batchSize)") }
         let base = try o.schedule("schedule") ?? LinearSchedule()
         truncated = try o.boolean("truncated", default: false)
-        schedule = truncated ? TruncatedSchedule(base) : base
+        schedule = truncated ? try TruncatedSchedule(base) : base
         continues = try o.boolean("continue", default: false)
         let seedValue = try o.integer("seed", default: 0)
         guard seedValue >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seedValue)") }

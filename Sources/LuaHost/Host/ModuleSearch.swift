@@ -20,9 +20,11 @@ extension ScriptHost {
         }
     }
 
-    /// Prepends the script's directory and the search path to `package.path`.
+    /// Prepends the script's directory and the search path to `package.path`. (In a sandbox
+    /// `require` ignores `package.path`: see `Sandbox.swift`.)
     func setModuleSearchPath(scriptDirectory: String) throws {
         let dir = scriptDirectory.isEmpty ? "." : scriptDirectory
+        self.scriptDirectory = dir
         let patterns = ["\(dir)/?.lua", "\(dir)/?/init.lua"]
             + options.searchPath.flatMap { Self.searchPatterns(fromPath: $0) }
         try state.run(
@@ -35,7 +37,7 @@ extension ScriptHost {
         state.pushFunction { lua in
             guard let name = lua.string(at: 1) else { return 0 }
             guard let module = StandardLibrary.module(named: name) else {
-                lua.push("\n\tno module '\(name)' in the embedded budgetrain library")
+                lua.push("no module '\(name)' in the embedded budgetrain library")
                 return 1
             }
             try lua.loadString(module.source, chunkName: "@" + module.chunkName)

@@ -35,6 +35,10 @@ public final class ScriptHost {
         public var searchPath: [String]
         /// How experiment sweeps run: resume, jobs, threads per run, worker arguments, bounds.
         public var sweep = SweepSettings()
+        /// Runs the script without the parts of Lua that reach outside budgetrain (`--sandbox`,
+        /// and always for `budgetrain schedule`'s expressions; see `Sandbox.swift`). Its
+        /// worker processes run sandboxed too.
+        public var sandbox = false
 
         public init(seed: UInt64 = 0, mode: Mode = .run, outputDirectory: String = "runs", searchPath: [String] = []) {
             self.seed = seed
@@ -70,13 +74,36 @@ public final class ScriptHost {
     /// Runs `train{}` has completed (all modes).
     public internal(set) var completedRuns = 0
 
+    /// The folder of the script `runScript` runs (where `require` looks first).
+    var scriptDirectory: String?
+
     public init(options: Options = Options()) throws {
+        try Self.validate(options)
+        var options = options
+        let workers = options.sweep.workerArguments
+        if options.sandbox, !workers.isEmpty, !workers.contains("--sandbox") {
+            options.sweep.workerArguments.insert("--sandbox", at: workers.firstIndex(of: "--") ?? workers.endIndex)
+        }
         self.options = options
         state = try LuaState()
         registry = BindingRegistry(state: state)
         initialisation = RandomGenerator(seed: options.seed, stream: RunSpec.initialisationStream)
         try registerBindings()
         try installStandardLibrarySearcher()
+        if options.sandbox { try applySandbox() }
+    }
+
+    /// The most worker processes a sweep may start (`--jobs`).
+    public static let maximumJobs = 256
+
+    /// Checks the options a user sets on the command line (`--threads`, `--jobs`).
+    public static func validate(_ options: Options) throws {
+        guard (1...ComputeThreads.maximum).contains(options.sweep.threadsPerRun) else {
+            throw EngineError.invalidArgument("--threads must be in 1 ... \(ComputeThreads.maximum), got \(options.sweep.threadsPerRun)")
+        }
+        guard (1...maximumJobs).contains(options.sweep.jobs) else {
+            throw EngineError.invalidArgument("--jobs must be in 1 ... \(maximumJobs), got \(options.sweep.jobs)")
+        }
     }
 
     /// Every namespace of the Lua API. A new engine type is one registration in one of these.
@@ -119,13 +146,15 @@ public final class ScriptHost {
         scriptPath = path
         scriptArguments = arguments
         try setModuleSearchPath(scriptDirectory: (path as NSString).deletingLastPathComponent)
+        // The chunk, its arguments and the message handler go on the stack at once.
+        try state.reserveStack(arguments.count + 2, for: "\(arguments.count) script arguments")
         state.preservingStack {
-            state.newTable(arrayCount: Int32(arguments.count), recordCount: 1)
+            state.newTable(arrayCount: Int32(clamping: arguments.count), recordCount: 1)
             state.push(path)
-            lua_rawseti(state.L, -2, 0)
+            state.rawSet(0, inTableAt: -2)
             for (i, a) in arguments.enumerated() {
                 state.push(a)
-                lua_rawseti(state.L, -2, lua_Integer(i + 1))
+                state.rawSet(i + 1, inTableAt: -2)
             }
             state.pushGlobals()
             state.pushValue(at: -2)
@@ -134,7 +163,7 @@ public final class ScriptHost {
         try state.preservingStack {
             try state.loadFile(path)
             for a in arguments { state.push(a) }
-            try state.protectedCall(arguments: Int32(arguments.count), results: 0)
+            try state.protectedCall(arguments: Int32(clamping: arguments.count), results: 0)
         }
     }
 
@@ -160,6 +189,8 @@ public final class ScriptHost {
 
     /// The schedule a Lua expression yields (`budgetrain schedule EXPR`), e.g.
     /// `schedule.warmup(0.05, schedule.cosine())` or `function(p) return (1 - p)^2 end`.
+    /// Run it in a sandboxed host (`Options.sandbox`) when the expression is not the user's own
+    /// script (the CLI always does).
     public func schedule(fromExpression expression: String) throws -> Schedule {
         try state.preservingStack {
             try state.loadString("return " + expression, chunkName: "=(expression)")

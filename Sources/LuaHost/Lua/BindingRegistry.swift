@@ -15,6 +15,8 @@ import CLua
 public final class BindingRegistry {
     public let state: LuaState
     private var names: Set<String> = []
+    /// The body of every registered function, by qualified name (for `restrict`).
+    private var bodies: [String: (LuaArguments) throws -> LuaValue] = [:]
 
     public init(state: LuaState) { self.state = state }
 
@@ -31,6 +33,27 @@ public final class BindingRegistry {
         guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
             throw HostError("internal: '\(qualifiedName)' is not a valid binding name (use 'name' or 'namespace.name')")
         }
+        bodies[qualifiedName] = body
+        install(qualifiedName, parts, body)
+    }
+
+    /// Replaces the registered function `qualifiedName` by one that runs `check` on the
+    /// arguments first (a restriction of `--sandbox`), then the function as it was. Errors
+    /// keep the caller's position, as the function's own do.
+    public func restrict(_ qualifiedName: String, _ check: @escaping (LuaArguments) throws -> Void) throws {
+        guard let body = bodies[qualifiedName] else {
+            throw HostError("internal: '\(qualifiedName)' is not registered, so it cannot be restricted")
+        }
+        let restricted: (LuaArguments) throws -> LuaValue = { args in
+            try check(args)
+            return try body(args)
+        }
+        bodies[qualifiedName] = restricted
+        install(qualifiedName, qualifiedName.split(separator: ".").map(String.init), restricted)
+    }
+
+    /// Sets the global or namespace field of `parts` to a Lua function running `body`.
+    private func install(_ qualifiedName: String, _ parts: [String], _ body: @escaping (LuaArguments) throws -> LuaValue) {
         state.preservingStack {
             if parts.count == 2 { pushNamespace(parts[0]) } else { state.pushGlobals() }
             state.pushFunction { lua in

@@ -95,16 +95,15 @@ public struct LuaArguments {
     public func sequence<T>(_ position: Int, element what: String, _ read: (Int32) throws -> T?) throws -> [T] {
         let t = index(position)
         guard state.type(at: t) == LUA_TTABLE else { throw mismatch(position, expected: "table") }
-        let n = Int(lua_rawlen(state.L, t))
+        let n = state.rawLength(ofTableAt: t)
         var result: [T] = []
-        result.reserveCapacity(n)
-        for k in stride(from: 1, through: n, by: 1) {
-            lua_rawgeti(state.L, t, lua_Integer(k))
-            defer { state.pop() }
-            guard let value = try read(state.top) else {
-                throw bad(position, "\(what) expected at index \(k), got \(state.typeName(at: -1))")
+        result.reserveCapacity(LuaState.reservation(forLength: n))
+        try state.forEachElement(ofTableAt: t) { k, element in
+            guard let value = try read(element) else {
+                throw bad(position, "\(what) expected at index \(k), got \(state.typeName(at: element))")
             }
             result.append(value)
+            return true
         }
         if let key = state.firstKey(ofTableAt: t, where: { !$0.isSequenceIndex(upTo: n) }) {
             throw bad(position, "\(what)s expected at indices 1 ... \(n), got a field \(key)")
@@ -144,6 +143,7 @@ extension LuaState {
     /// The first key of the table at `index` for which `predicate` holds.
     func firstKey(ofTableAt index: Int32, where predicate: (LuaKey) -> Bool) -> LuaKey? {
         let t = absolute(index)
+        guard lua_type(L, t) == LUA_TTABLE else { return nil }
         pushNil()
         while lua_next(L, t) != 0 {
             pop()  // the value; the key stays for the next lua_next

@@ -14,38 +14,68 @@ extension LuaObject {
     static var metatableName: String { "budgetrain." + luaTypeName }
 }
 
-/// What a userdata holds: the opaque pointer of a retained Swift object (nil once collected).
-private typealias ObjectSlot = UnsafeMutableRawPointer?
+/// What the userdata of a Swift object holds, 24 bytes:
+///
+///     offset  0: tag   (UInt64, `tag`: the userdata is one of the host's objects)
+///     offset  8: zero
+///     offset 16: the opaque pointer of the retained Swift object (nil once collected)
+///
+/// The metatable alone does not say a userdata is ours: `debug.setmetatable` gives any
+/// userdata (a file handle, a light userdata) an object type's metatable. The tag and the exact
+/// size do, since no script can write a userdata's bytes. The zero word guards the other way
+/// round: Lua's io library reads a userdata given the file-handle metatable as
+/// `{ FILE *f; lua_CFunction closef }` and takes `closef == NULL` for a closed file, so one of
+/// ours passed off as a file is never written through.
+private enum ObjectSlot {
+    static let size = 24
+    static let pointerOffset = 16
+    /// "budgetra" in ASCII.
+    static let tag: UInt64 = 0x6275_6467_6574_7261
+
+    /// The object pointer of the userdata at `index` when it is one of the host's objects.
+    static func pointer(in L: OpaquePointer, at index: Int32) -> UnsafeMutableRawPointer? {
+        guard br_userdata_size(L, index) == size, let block = lua_touserdata(L, index),
+              block.load(as: UInt64.self) == tag else { return nil }
+        return block.load(fromByteOffset: pointerOffset, as: UnsafeMutableRawPointer?.self)
+    }
+
+    /// Fills a new userdata block for `object` (retained).
+    static func fill(_ block: UnsafeMutableRawPointer, with object: AnyObject) {
+        block.storeBytes(of: tag, as: UInt64.self)
+        block.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+        block.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), toByteOffset: pointerOffset, as: UnsafeMutableRawPointer?.self)
+    }
+}
 
 extension LuaState {
     /// Pushes a new userdata holding a retained reference to `object`.
     public func pushObject(_ object: LuaObject) throws {
+        try reserveStack(2, for: "an object")
         let name = Swift.type(of: object).metatableName
         guard br_getmetatable_named(L, name) == LUA_TTABLE else {
             pop()
-            throw HostError("internal: Lua type '\(name)' was never registered")
+            // Registered at start-up: only a script changing the registry through `debug`
+            // takes it away.
+            throw BindingError("cannot make a \(Swift.type(of: object).luaTypeName): its metatable '\(name)' is no longer in the Lua registry (changed through debug.getregistry)")
         }
-        guard let block = br_newuserdata(L, MemoryLayout<ObjectSlot>.size) else {
+        guard let block = br_newuserdata(L, ObjectSlot.size) else {
             pop()
             throw HostError("out of memory")
         }
-        block.storeBytes(of: Unmanaged.passRetained(object as AnyObject).toOpaque(), as: ObjectSlot.self)
+        ObjectSlot.fill(block, with: object)
         lua_rotate(L, -2, 1)  // userdata below its metatable
         lua_setmetatable(L, -2)
     }
 
     /// The object of type `T` at `index`, or nil when the value is anything else.
     public func object<T: LuaObject>(at index: Int32, as type: T.Type) -> T? {
-        guard let block = luaL_testudata(L, index, T.metatableName),
-              let raw = block.load(as: ObjectSlot.self) else { return nil }
+        guard luaL_testudata(L, index, T.metatableName) != nil, let raw = ObjectSlot.pointer(in: L, at: index) else { return nil }
         return Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue() as? T
     }
 
     /// The Swift object of any registered type at `index`.
     func anyObject(at index: Int32) -> AnyObject? {
-        guard lua_type(L, index) == LUA_TUSERDATA, objectTypeName(at: index) != nil,
-              let block = lua_touserdata(L, index),
-              let raw = block.load(as: ObjectSlot.self) else { return nil }
+        guard objectTypeName(at: index) != nil, let raw = ObjectSlot.pointer(in: L, at: index) else { return nil }
         return Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue()
     }
 
@@ -60,11 +90,11 @@ extension LuaState {
 
 }
 
-/// The `__gc` of every object type: releases the userdata's reference, exactly once.
+/// The `__gc` of every object type: releases the userdata's reference, exactly once. A
+/// userdata that is not one of ours (given the metatable by `debug.setmetatable`) is left alone.
 private let releaseObjectFinalizer: lua_CFunction = { L in
-    guard let L, lua_type(L, 1) == LUA_TUSERDATA, let block = lua_touserdata(L, 1),
-          let raw = block.load(as: ObjectSlot.self) else { return 0 }
-    block.storeBytes(of: nil, as: ObjectSlot.self)
+    guard let L, let raw = ObjectSlot.pointer(in: L, at: 1), let block = lua_touserdata(L, 1) else { return 0 }
+    block.storeBytes(of: nil, toByteOffset: ObjectSlot.pointerOffset, as: UnsafeMutableRawPointer?.self)
     Unmanaged<AnyObject>.fromOpaque(raw).release()
     return 0
 }
@@ -120,13 +150,16 @@ extension LuaState {
 
         let properties = binding.properties, members = binding.memberNames
         pushFunction { lua in
-            guard let object = lua.object(at: 1, as: Object.self), let key = lua.string(at: 2) else {
+            guard let object = lua.object(at: 1, as: Object.self) else {
+                throw BindingError("a value that is not a budgetrain \(typeName) has the \(typeName) metatable (set with debug.setmetatable): it has no fields")
+            }
+            guard let key = lua.string(at: 2) else {
                 lua.pushNil()
                 return 1
             }
             if let get = properties[key] { return try lua.push(get(object)) }
             methods.push()
-            lua.getField(key, inTableAt: -1)
+            lua.getField(key, inTableAt: -1)  // nil if a script replaced the table in the registry
             if !lua.isNoneOrNil(-1) { return 1 }
             throw BindingError("\(typeName) has no field '\(key)'\(Spelling.suggestion(for: key, among: members)) (it has: \(members.joined(separator: ", ")))")
         }

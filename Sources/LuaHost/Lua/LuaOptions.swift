@@ -119,15 +119,14 @@ public struct LuaOptions {
             guard state.type(at: index) == LUA_TTABLE else {
                 throw BindingError.badField(prefix + key, to: function, "table of numbers expected, got \(state.typeName(at: index))")
             }
-            let n = Int(lua_rawlen(state.L, index))
             var values: [Double] = []
-            for k in 0..<n {
-                lua_rawgeti(state.L, index, lua_Integer(k + 1))
-                defer { state.pop() }
-                guard let x = state.number(at: -1) else {
-                    throw BindingError.badField(prefix + key, to: function, "number expected at index \(k + 1), got \(state.typeName(at: -1))")
+            values.reserveCapacity(LuaState.reservation(forLength: state.rawLength(ofTableAt: index)))
+            try state.forEachElement(ofTableAt: index) { k, element in
+                guard let x = state.number(at: element) else {
+                    throw BindingError.badField(prefix + key, to: function, "number expected at index \(k), got \(state.typeName(at: element))")
                 }
                 values.append(x)
+                return true
             }
             return values
         }

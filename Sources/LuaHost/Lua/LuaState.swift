@@ -71,6 +71,29 @@ public final class LuaState {
         return try body()
     }
 
+    // MARK: Room on the stack
+
+    /// The most values a Lua stack holds (`LUAI_MAXSTACK` of Lua 5.4).
+    public static let maximumStackSize = 1_000_000
+
+    /// Free slots every Swift function gets on entry, beyond its arguments: room for the
+    /// fixed-size work of any binding (a table, a key, a value, a metatable, a message).
+    /// Lua itself guarantees a C function only `LUA_MINSTACK` (20).
+    static let bindingStackRoom = 40
+
+    /// Whether `count` more values fit on this stack, growing it if need be. Never raises.
+    public func hasStackRoom(_ count: Int) -> Bool {
+        count <= 0 || (count < Self.maximumStackSize && lua_checkstack(L, Int32(count)) != 0)
+    }
+
+    /// Makes room for `count` more values, or throws naming `what` needed them. Every push of a
+    /// number of values that depends on data (script arguments, several results, the levels
+    /// of a nested table) asks first: pushing past the end of the stack corrupts memory.
+    public func reserveStack(_ count: Int, for what: @autoclosure () -> String) throws {
+        guard !hasStackRoom(count) else { return }
+        throw BindingError("\(what()): \(count) values do not fit on the Lua stack (it holds at most \(Self.maximumStackSize))")
+    }
+
     // MARK: Reading values (never raises)
 
     public func type(at index: Int32) -> Int32 { lua_type(L, index) }
@@ -106,11 +129,14 @@ public final class LuaState {
     }
 
     /// What users call the type of the value at `index`: Lua's basic type name, or for a
-    /// budgetrain object the name its metatable declares (`Module`, `Dataset`, ...).
+    /// budgetrain object the name its metatable declares (`Module`, `Dataset`, ...). A value
+    /// that only wears an object's metatable (`debug.setmetatable`) is named as what it is.
     public func typeName(at index: Int32) -> String {
         let t = lua_type(L, index)
         if t == LUA_TNONE { return "no value" }
-        if t == LUA_TUSERDATA, let name = objectTypeName(at: index) { return name }
+        if t == LUA_TUSERDATA, let name = objectTypeName(at: index) {
+            return anyObject(at: index) != nil ? name : "userdata (not a budgetrain \(name))"
+        }
         return String(cString: lua_typename(L, t))
     }
 
@@ -134,18 +160,26 @@ public final class LuaState {
     public func pushGlobals() { br_pushglobaltable(L) }
 
     /// `t[key] = value` for the table at `table`, with the value on top of the stack (popped).
-    /// Raw: no metamethods run.
+    /// Raw: no metamethods run. When `table` holds no table (a registry entry a script
+    /// replaced through `debug`), the value is dropped: raw access to anything else is
+    /// undefined behaviour in Lua's C API.
     public func setField(_ key: String, inTableAt table: Int32) {
         let t = absolute(table)
+        guard lua_type(L, t) == LUA_TTABLE else { return pop() }
         push(key)
         lua_rotate(L, -2, 1)  // key below value
         lua_rawset(L, t)
     }
 
-    /// Pushes `t[key]` (raw) of the table at `table` and returns its type.
+    /// Pushes `t[key]` (raw) of the table at `table` and returns its type; pushes nil when
+    /// `table` holds no table.
     @discardableResult
     public func getField(_ key: String, inTableAt table: Int32) -> Int32 {
         let t = absolute(table)
+        guard lua_type(L, t) == LUA_TTABLE else {
+            pushNil()
+            return LUA_TNIL
+        }
         push(key)
         return lua_rawget(L, t)
     }
@@ -156,6 +190,8 @@ public final class LuaState {
     /// with the traceback handler. Leaves `results` values (or all, for `br_multret()`) on
     /// the stack; on error pops everything it was given and throws the message and traceback.
     public func protectedCall(arguments: Int32, results: Int32) throws {
+        // The message handler, and the results beyond what the arguments free.
+        try reserveStack(1 + max(Int(results) - Int(arguments) - 1, 0), for: "calling a Lua function")
         let functionIndex = top - arguments
         br_push_traceback_handler(L)
         lua_rotate(L, functionIndex, 1)  // handler below the function
@@ -195,8 +231,10 @@ public final class LuaState {
     public func run(_ source: String, chunkName: String, arguments: [LuaValue] = []) throws {
         try preservingStack {
             try loadString(source, chunkName: chunkName)
-            for a in arguments { try push(a) }
-            try protectedCall(arguments: Int32(arguments.count), results: 0)
+            try reserveStack(arguments.count, for: "the arguments of \(chunkName)")
+            var count: Int32 = 0
+            for a in arguments { count += try push(a) }
+            try protectedCall(arguments: count, results: 0)
         }
     }
 

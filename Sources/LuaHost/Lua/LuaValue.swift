@@ -29,8 +29,15 @@ public enum LuaValue {
 
 extension LuaState {
     /// Pushes `value` (all results of a `.multiple`) and returns how many values were pushed.
+    /// Makes room on the stack first: a table takes three slots per level of nesting while it
+    /// is filled (table, key, value), several results one each.
     @discardableResult
     public func push(_ value: LuaValue) throws -> Int32 {
+        switch value {
+        case .array, .record: try reserveStack(3, for: "a nested table")
+        case let .multiple(values): try reserveStack(values.count, for: "\(values.count) results")
+        default: try reserveStack(1, for: "a value")
+        }
         switch value {
         case .null: pushNil()
         case let .boolean(b): push(b)
@@ -38,13 +45,13 @@ extension LuaState {
         case let .number(x): push(x)
         case let .string(s): push(s)
         case let .array(items):
-            newTable(arrayCount: Int32(items.count))
+            newTable(arrayCount: Int32(clamping: items.count))
             for (i, item) in items.enumerated() {
                 try push(item)
-                lua_rawseti(L, -2, lua_Integer(i + 1))
+                rawSet(i + 1, inTableAt: -2)
             }
         case let .record(fields):
-            newTable(recordCount: Int32(fields.count))
+            newTable(recordCount: Int32(clamping: fields.count))
             for (key, item) in fields {
                 try push(item)
                 setField(key, inTableAt: -2)
@@ -64,8 +71,8 @@ extension LuaState {
 extension LuaState {
     /// The value at `index` as Swift sees it. Tables become `array` when their keys are
     /// exactly 1 ... n (an empty table is an empty array), otherwise `record` with the string
-    /// keys sorted (other keys are skipped); nesting deeper than `depth` (or a cycle) is cut
-    /// off with `.null`.
+    /// keys sorted (other keys are skipped); nesting deeper than `depth` (or a cycle), or
+    /// deeper than the stack has room for, is cut off with `.null`.
     public func value(at index: Int32, depth: Int = 32) -> LuaValue {
         let i = absolute(index)
         switch lua_type(L, i) {
@@ -75,12 +82,14 @@ extension LuaState {
             return lua_isinteger(L, i) != 0 ? .integer(Int(lua_tointegerx(L, i, nil))) : .number(br_tonumber(L, i))
         case LUA_TSTRING: return .string(string(at: i) ?? "")
         case LUA_TTABLE:
-            guard depth > 0 else { return .null }
+            // A level holds an element while the traversal of its keys holds a key and value.
+            guard depth > 0, hasStackRoom(3) else { return .null }
             return tableValue(at: i, depth: depth - 1)
         case LUA_TUSERDATA:
             if let object = anyObject(at: i) as? LuaObject { return .object(object) }
             fallthrough
         default:
+            guard hasStackRoom(1) else { return .null }
             pushValue(at: i)
             return .reference(makeReference())
         }
@@ -91,10 +100,9 @@ extension LuaState {
         let keys = self.keys(ofTableAt: t)
         if keys.count == n {
             var items: [LuaValue] = []
-            for k in stride(from: 1, through: n, by: 1) {
-                lua_rawgeti(L, t, lua_Integer(k))
-                items.append(value(at: -1, depth: depth))
-                pop()
+            forEachElement(ofTableAt: t) { _, element in
+                items.append(value(at: element, depth: depth))
+                return true
             }
             return .array(items)
         }

@@ -4,8 +4,8 @@ import CLua
 /// results and returns how many; it reports errors by throwing.
 public typealias LuaFunctionBody = (LuaState) throws -> Int32
 
-/// Holds a closure registered with Lua. Lua sees it as light userdata (upvalue 2 of the
-/// `br_trampoline` closure), so `LuaState.functionBoxes` keeps it alive.
+/// Holds a closure registered with Lua. Lua sees its address in the slot that is the one
+/// upvalue of the `br_trampoline` closure, so `LuaState.functionBoxes` keeps it alive.
 final class SwiftFunctionBox {
     /// Weak: while the state closes (`lua_close` runs finalizers) it is already gone, and a
     /// script's own `__gc` calling a binding then gets an error rather than a dangling state.
@@ -27,6 +27,10 @@ final class SwiftFunctionBox {
         }
         // Called from a coroutine: work on its stack.
         let state = L == main.L ? main : LuaState(thread: L, of: main)
+        guard state.hasStackRoom(LuaState.bindingStackRoom) else {
+            lua_pushstring(L, "stack overflow (no room on the Lua stack to call a budgetrain function)")
+            return BR_RAISE
+        }
         main.activeCalls.append(state)
         defer { main.activeCalls.removeLast() }
         do {
@@ -41,9 +45,10 @@ final class SwiftFunctionBox {
     }
 }
 
-/// The one C-callable entry point of every Swift function: finds the box in upvalue 2.
-private let dispatchSwiftFunction: br_swift_function = { L in
-    guard let L, let raw = lua_touserdata(L, br_upvalueindex(2)) else { return 0 }
+/// The one C-callable entry point of every Swift function: the trampoline hands it the box
+/// from the closure's slot.
+private let dispatchSwiftFunction: br_swift_function = { L, raw in
+    guard let L, let raw else { return 0 }
     return Unmanaged<SwiftFunctionBox>.fromOpaque(raw).takeUnretainedValue().invoke(L)
 }
 

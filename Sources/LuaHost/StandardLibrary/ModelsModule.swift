@@ -107,12 +107,12 @@ end
 --- CIFAR-style ResNet (He et al., 2016, section 4.2): a 3x3 stem, three stages of n basic
 -- blocks with width, 2·width and 4·width channels (the 2nd and 3rd stages halve the
 -- resolution), global average pooling and a Linear classifier. depth = 6n + 2
--- (20, 32, 44, 56, 110).
+-- (20, 32, 44, 56, 110, ... up to the paper's 1202).
 --   models.resnet { depth = 20, width = 16, in_channels = 3, classes = 10 }
 function M.resnet(opts)
   local o = options("models.resnet", opts, { depth = 20, width = 16, in_channels = 3, classes = 10 })
-  if type(o.depth) ~= "number" or o.depth < 8 or (o.depth - 2) % 6 ~= 0 then
-    error(("bad field 'depth' to 'models.resnet' (6n + 2 expected: 8, 14, 20, 32, 44, 56, 110; got %s)"):format(tostring(o.depth)), 2)
+  if math.type(o.depth) == nil or o.depth < 8 or o.depth > 1202 or (o.depth - 2) % 6 ~= 0 then
+    error(("bad field 'depth' to 'models.resnet' (6n + 2 expected, at most 1202: 8, 14, 20, 32, 44, 56, 110; got %s)"):format(tostring(o.depth)), 2)
   end
   local n = (o.depth - 2) // 6
   local w = o.width
