@@ -132,14 +132,13 @@ public struct SweepIdentity: Codable, Equatable, Sendable {
     /// Throws, naming the first difference, unless the folder's sweep is this one. A folder
     /// from before `sweep.json` existed is compared by its script alone.
     public func check(against directory: String) throws {
-        let (script, identity) = Self.paths(directory)
+        let script = Self.paths(directory).script
         func refuse(_ what: String) -> EngineError {
             .invalidArgument("\(directory): \(what); resuming would mix two configurations in one results table (run with --out DIR for a new sweep)")
         }
         if let scriptSource, let previous = try? String(contentsOfFile: script, encoding: .utf8), previous != scriptSource {
             throw refuse("the script differs from \(script), the one this sweep started with")
         }
-        _ = identity
         guard let stored = try Self.read(from: directory) else { return }
         if stored.scriptArguments != scriptArguments {
             throw refuse("the script's arguments are \(Self.quoted(scriptArguments)) now, \(Self.quoted(stored.scriptArguments)) when the sweep started")

@@ -38,6 +38,9 @@ public struct TrunkPlan: Sendable {
     public private(set) var sharedSteps = 0
 
     public static let minimumShare = 0.1
+    /// The most steps compared per run: the planning before a sweep stays bounded (seconds,
+    /// even with a Lua schedule) however long the budgets are.
+    public static let maximumScan = 1_000_000
 
     /// No sharing.
     public init() {}
@@ -71,20 +74,13 @@ public struct TrunkPlan: Sendable {
         let steps = specs.map { $0.budgetSteps ?? 0 }
         guard let leader = steps.indices.max(by: { steps[$0] < steps[$1] || (steps[$0] == steps[$1] && $0 > $1) }),
               steps[leader] > 0 else { return }
-        // The trunk's rates, computed as far as some branch follows them.
-        var leaderRates: [Double] = []
-        func leaderRate(_ step: Int) throws -> Double? {
-            while leaderRates.count <= step {
-                guard let rate = try specs[leader].plannedLearningRate(at: leaderRates.count) else { return nil }
-                leaderRates.append(rate)
-            }
-            return leaderRates[step]
-        }
         var leaderWeights: [String: NamedArray]?
         for i in cells.indices where i != leader && steps[i] > 0 {
+            // Step by step, keeping nothing (a budget of a billion steps must not allocate its
+            // rates), and at most `maximumScan` steps: a shorter prefix is still a shared one.
             var shared = 0
-            while shared < steps[i], let rate = try specs[i].plannedLearningRate(at: shared),
-                  let trunkRate = try leaderRate(shared), rate.bitPattern == trunkRate.bitPattern {
+            while shared < min(steps[i], Self.maximumScan), let rate = try specs[i].plannedLearningRate(at: shared),
+                  let trunkRate = try specs[leader].plannedLearningRate(at: shared), rate.bitPattern == trunkRate.bitPattern {
                 shared += 1
             }
             guard Double(shared) >= max(2, Self.minimumShare * Double(steps[i])) else { continue }
