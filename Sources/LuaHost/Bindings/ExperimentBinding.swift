@@ -34,14 +34,28 @@ enum ExperimentBinding {
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
-        try registry.function("experiment") { [weak host] args in
+        try registry.declaration("experiment", fields: fields, host: host, clash: "an experiment") { o, host in
+            try ExperimentDeclaration(o, host: host)
+        }
+    }
+}
+
+extension BindingRegistry {
+    /// Registers `name { ... }`, a declaration the host carries out once the script has run
+    /// (`experiment{}`, `search{}`): reads it with `make` from the option table (keys among
+    /// `fields`) and refuses a second of the same label (`clash` names what it clashes with).
+    func declaration(
+        _ name: String, fields: [String], host: ScriptHost, clash: String,
+        _ make: @escaping (LuaOptions, ScriptHost) throws -> ScriptDeclaration
+    ) throws {
+        try function(name) { [weak host] args in
             guard let host else { throw HostError("the script host no longer exists") }
             guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
             let o = try args.options(1, fields: fields)
             try args.noMore(than: 1)
-            let declaration = try ExperimentDeclaration(o, host: host)
+            let declaration = try make(o, host)
             if host.declarations.contains(where: { $0.label == declaration.label }) {
-                throw o.bad("name", "an experiment named '\(declaration.label)' is already declared")
+                throw o.bad("name", "\(clash) named '\(declaration.label)' is already declared")
             }
             host.declare(declaration)
             return .null

@@ -31,17 +31,8 @@ enum SearchBinding {
     ]
 
     static func register(in registry: BindingRegistry, host: ScriptHost) throws {
-        try registry.function("search") { [weak host] args in
-            guard let host else { throw HostError("the script host no longer exists") }
-            guard !args.isNil(1) else { throw args.mismatch(1, expected: "table") }
-            let o = try args.options(1, fields: fields)
-            try args.noMore(than: 1)
-            let declaration = try SearchDeclaration(o, host: host)
-            if host.declarations.contains(where: { $0.label == declaration.label }) {
-                throw o.bad("name", "an experiment or search named '\(declaration.label)' is already declared")
-            }
-            host.declare(declaration)
-            return .null
+        try registry.declaration("search", fields: fields, host: host, clash: "an experiment or search") { o, host in
+            try SearchDeclaration(o, host: host)
         }
     }
 }
