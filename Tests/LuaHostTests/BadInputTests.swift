@@ -104,6 +104,9 @@ import Testing
              expect: ["two_spirals: 4611686018427387904 examples of 2 values is too large"]),
         Case(name: "a ResNet of six billion layers", script: "require('budgetrain.models').resnet { depth = 6000000002 }",
              expect: ["bad field 'depth' to 'models.resnet' (6n + 2 expected, at most 1202"]),
+        // Found by fuzz-lua-options on the code before this suite (an allocation of 2^40 floats).
+        Case(name: "a ResNet stem of 2^32 input channels", script: "require('budgetrain.models').resnet { in_channels = 2^32 }",
+             expect: ["Conv2d(4294967296 -> 16, 3x3) weight: shape [16, 4294967296, 3, 3] holds 618475290624 values"]),
         Case(name: "schedule.truncated 200,000 times", script: "local s = schedule.linear()\nfor i = 1, 200000 do s = schedule.truncated(s) end",
              expect: ["exp.lua:2: truncated: schedules nest 201 levels deep; at most 200 are allowed"]),
         Case(name: "schedule.warmup 300 times", script: "local s = schedule.cosine()\nfor i = 1, 300 do s = schedule.warmup(0.1, s) end",
