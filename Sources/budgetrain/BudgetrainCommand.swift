@@ -23,7 +23,7 @@ struct BudgetrainCommand: ParsableCommand {
             version: versionText,
             subcommands: [
                 RunCommand.self, CheckCommand.self, SubmitCommand.self, StatusCommand.self, ReportCommand.self, RankCommand.self,
-                ScheduleCommand.self, LRFindCommand.self,
+                ScheduleCommand.self, LRFindCommand.self, PeakCommand.self,
             ])
     }
 

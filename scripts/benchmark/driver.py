@@ -46,6 +46,30 @@ def last_json(text):
     sys.exit(f"bench: no result line in output:\n{text}")
 
 
+def jobs_measure(args, env, passes):
+    """Runs per second of the benchmark grid with --jobs 2 against --jobs 1."""
+    grid = os.path.join(HERE, "grid.lua")
+    walls, run_seconds = {}, {}
+    for jobs in (1, 2):
+        times, trained = [], []
+        for _ in range(passes):
+            with tempfile.TemporaryDirectory() as out_dir:
+                _, wall = run_child([args.budgetrain, "run", grid, "--quiet", "--jobs", str(jobs), "--threads",
+                                     str(args.threads), "--out", out_dir] + (["--", "--quick"] if args.quick else []), env=env)
+                times.append(wall)
+                with open(os.path.join(out_dir, "bench-grid", "results.csv")) as f:
+                    trained += [float(row["seconds"]) for row in csv.DictReader(f)]
+        walls[jobs] = statistics.median(times)
+        run_seconds[jobs] = statistics.median(trained)
+    # --jobs 1 trains each run on all the threads, --jobs 2 two runs at once on half of them:
+    # however cheap the workers, the ratio cannot pass 2 · (run time on all threads) / (run
+    # time on half), which is printed beside it.
+    ceiling = 2 * run_seconds[1] / run_seconds[2]
+    print(f"jobs2_vs_jobs1_runs_per_second: ratio {walls[1] / walls[2]:.2f} (wall {walls[1]:.1f} s vs {walls[2]:.1f} s);"
+          f" one run trains in {run_seconds[1]:.2f} s on {args.threads} threads and {run_seconds[2]:.2f} s on"
+          f" {max(args.threads // 2, 1)}, so at most {ceiling:.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--budgetrain", required=True)
@@ -77,13 +101,32 @@ def main():
                                    capture_output=True, text=True).stdout.strip()
     print(f"# {version.replace(chr(10), '; ')}; torch {torch_version}")
 
+    # The yardstick: the fastest square sgemm through budgetrain's BLAS on the same threads,
+    # measured once per pass between the models (so drift hits it as it hits them).
+    def peak():
+        out, _ = run_child([args.budgetrain, "peak", "--threads", str(args.threads), "--size", "2048",
+                            "--repeats", "3" if args.quick else "5"], env=env)
+        return float(out.split()[1])
+
+    peaks, results = [], {}
+    for _ in range(passes):
+        peaks.append(peak())
+        for model in ("mlp", "cnn", "resnet"):
+            mine, their = ours(model, steps[model]), theirs(model, steps[model])
+            results.setdefault(model, []).append((mine, their))
+    sgemm = statistics.median(peaks)
+    print(f"sgemm_peak: {sgemm:.1f} GFLOP/s (square n=2048 products, {args.threads} threads; median of"
+          f" {len(peaks)} passes, each the best of its products)")
     for model in ("mlp", "cnn", "resnet"):
-        a, b = [], []
-        for _ in range(passes):
-            a.append(ours(model, steps[model])["examples_per_second"])
-            b.append(theirs(model, steps[model])["examples_per_second"])
-        ma, mb = statistics.median(a), statistics.median(b)
+        ma = statistics.median(m["examples_per_second"] for m, _ in results[model])
+        mb = statistics.median(t["examples_per_second"] for _, t in results[model])
+        flops = results[model][0][0]["flops_per_example"]
+        ours_gflops, theirs_gflops = ma * flops / 1e9, mb * flops / 1e9
         print(f"{model}_examples_per_second: {ma:.0f} examples/s (pytorch {mb:.0f}); ratio {ma / mb:.2f}")
+        print(f"{model}_training_flops: {flops * 128 / 1e9:.3f} GFLOP per step of 128 ({flops / 1e6:.2f} MFLOP per"
+              f" example: 6 per multiply-add of the convolutions and linear layers)")
+        print(f"{model}_share_of_peak: {100 * ours_gflops / sgemm:.1f} % ({ours_gflops:.1f} GFLOP/s of {sgemm:.1f});"
+              f" pytorch {100 * theirs_gflops / sgemm:.1f} % ({theirs_gflops:.1f} GFLOP/s)")
 
     shares = []
     for _ in range(passes):
@@ -107,27 +150,16 @@ def main():
     print(f"lua_schedule_overhead: {100 * extra:+.2f} % of step time inside the schedule call"
           f" ({per_step:.1f} us per step); wall {100 * wall:+.2f} % (median of {len(tb)} alternating pairs)")
 
-    grid = os.path.join(HERE, "grid.lua")
-    walls, run_seconds = {}, {}
-    for jobs in (1, 2):
-        times, trained = [], []
-        for _ in range(passes):
-            with tempfile.TemporaryDirectory() as out_dir:
-                _, wall = run_child([args.budgetrain, "run", grid, "--quiet", "--jobs", str(jobs), "--threads",
-                                     str(args.threads), "--out", out_dir] + (["--", "--quick"] if args.quick else []), env=env)
-                times.append(wall)
-                with open(os.path.join(out_dir, "bench-grid", "results.csv")) as f:
-                    trained += [float(row["seconds"]) for row in csv.DictReader(f)]
-        walls[jobs] = statistics.median(times)
-        run_seconds[jobs] = statistics.median(trained)
-    # --jobs 1 trains each run on all the threads, --jobs 2 two runs at once on half of them:
-    # however cheap the workers, the ratio cannot pass 2 · (run time on all threads) / (run
-    # time on half), which is printed beside it.
-    ceiling = 2 * run_seconds[1] / run_seconds[2]
-    print(f"jobs2_vs_jobs1_runs_per_second: ratio {walls[1] / walls[2]:.2f} (wall {walls[1]:.1f} s vs {walls[2]:.1f} s);"
-          f" one run trains in {run_seconds[1]:.2f} s on {args.threads} threads and {run_seconds[2]:.2f} s on"
-          f" {max(args.threads // 2, 1)}, so at most {ceiling:.2f}")
+    # Two runs at once can only gain where one run leaves cores idle: with as many threads as
+    # cores, a single run already fills the machine, and the measure would say nothing.
+    cores = os.cpu_count() or 1
+    if 2 * args.threads > cores:
+        print(f"jobs2_vs_jobs1_runs_per_second: not measured ({args.threads} threads per run on {cores} cores:"
+              f" one run already fills the machine; try --threads {max(cores // 2, 1)})")
+    else:
+        jobs_measure(args, env, passes)
 
+    starts = []
     starts = []
     for _ in range(passes):
         t0 = time.time()

@@ -79,10 +79,13 @@ if schedule_kind == "pairs" then
 end
 
 local r = run(steps)
+-- FLOPs of one training example as budgetrain counts them (model:flops: 6 per multiply-add of
+-- the convolutions and linear layers; see docs/lua-api.md).
+local flops = models[model_name]():flops { 1, 28, 28 }
 local examples = 0
 local per_epoch = math.ceil(#fm.train / 128)
 for s = 0, steps - 1 do examples = examples + math.min(128, #fm.train - (s % per_epoch) * 128) end
 print(string.format(
-  '{"model":"%s","examples_per_second":%.3f,"seconds":%.6f,"steps":%d,"loss":%.6f,"schedule_seconds":%.9f,"started_at":%.6f%s}',
-  model_name, examples / r.seconds, r.seconds, r.steps, r.train_loss, r.schedule_seconds, first_step_at or 0,
+  '{"model":"%s","examples_per_second":%.3f,"flops_per_example":%.0f,"seconds":%.6f,"steps":%d,"loss":%.6f,"schedule_seconds":%.9f,"started_at":%.6f%s}',
+  model_name, examples / r.seconds, flops, r.seconds, r.steps, r.train_loss, r.schedule_seconds, first_step_at or 0,
   r.gemm_seconds and string.format(',"gemm_seconds":%.6f', r.gemm_seconds) or ""))
