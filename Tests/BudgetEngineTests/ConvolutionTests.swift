@@ -141,3 +141,75 @@ import Testing
         #expect(conv.bias!.value.values.allSatisfy { abs($0) <= bound })
     }
 }
+
+/// The input gradient of stride-1 convolutions as a convolution of the output gradient
+/// (`StrideOneInputGradient`) against the definition, term by term.
+@Suite struct ConvolutionInputGradientTests {
+    /// `dx[n, c, h, w] = Σ_{o, ki, kj} W[o, c, ki, kj] · dy[n, o, (h + p − ki)/s, (w + p − kj)/s]`
+    /// over the output positions that exist, in double precision.
+    private func naiveInputGradient(_ conv: Conv2d, inputShape: [Int], _ dy: Tensor) -> [Double] {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (k, s, p, o) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
+        let (oh, ow) = (dy.shape[2], dy.shape[3])
+        var dx = [Double](repeating: 0, count: n * c * h * w)
+        for item in 0..<n {
+            for out in 0..<o {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        let g = Double(dy[((item * o + out) * oh + i) * ow + j])
+                        for ch in 0..<c {
+                            for ki in 0..<k {
+                                for kj in 0..<k {
+                                    let row = i * s - p + ki, col = j * s - p + kj
+                                    guard row >= 0, row < h, col >= 0, col < w else { continue }
+                                    dx[((item * c + ch) * h + row) * w + col] += g * Double(conv.weight.value[((out * c + ch) * k + ki) * k + kj])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// The paper's ResNet shapes (3x3 "same" at 28, 14 and 7 pixels, 16 to 64 channels) and
+    /// others (1x1, 5x5, no padding, padding 2 of a 3x3: `p′ = 0`), on 1 and 2 workers,
+    /// both forms of the product; each against the naive sum and against col2im.
+    @Test(arguments: [
+        (16, 16, 3, 1, [3, 16, 28, 28]), (32, 32, 3, 1, [2, 32, 14, 14]), (64, 64, 3, 1, [2, 64, 7, 7]),
+        (1, 16, 3, 1, [2, 1, 28, 28]), (4, 8, 1, 0, [2, 4, 5, 5]), (3, 2, 5, 2, [2, 3, 6, 7]),
+        (2, 3, 3, 0, [2, 2, 5, 4]), (2, 3, 3, 2, [2, 2, 4, 4]),
+    ])
+    func matchesTheDefinitionAndCol2im(_ c: (Int, Int, Int, Int, [Int])) throws {
+        var rng = RandomGenerator(seed: 21)
+        let conv = try Conv2d(inChannels: c.0, outChannels: c.1, kernel: c.2, padding: c.3, bias: false, rng: &rng)
+        let x = try GradientCheck.normal(c.4, seed: 22)
+        for workers in [1, 2] {
+            conv.workersOverride = workers
+            let y = try conv.forward(x)
+            let dy = try GradientCheck.normal(y.shape, seed: 23)
+            let reference = naiveInputGradient(conv, inputShape: c.4, dy)
+            conv.transposedGradientOverride = nil
+            let transposed = try conv.backward(dy).values
+            conv.transposedGradientOverride = false
+            let scattered = try conv.backward(dy).values
+            // Float32 products of at most out·k·k = 576 terms of size ~0.1 against double sums.
+            let worst = zip(transposed, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
+            let apart = zip(transposed, scattered).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst < 1e-4, "\(conv.summary), \(workers) workers: largest difference from the definition \(worst)")
+            #expect(apart < 1e-4, "\(conv.summary), \(workers) workers: the two paths differ by \(apart)")
+        }
+    }
+
+    @Test func appliesToStrideOneWithPaddingBelowTheKernel() throws {
+        func geometry(_ k: Int, _ s: Int, _ p: Int) throws -> WindowGeometry {
+            try #require(try WindowGeometry(channels: 2, height: 9, width: 9, kernel: k, stride: s, padding: p, owner: "test"))
+        }
+        #expect(StrideOneInputGradient.applies(to: try geometry(3, 1, 1)))
+        #expect(StrideOneInputGradient.applies(to: try geometry(1, 1, 0)))
+        #expect(StrideOneInputGradient.applies(to: try geometry(3, 1, 2)))
+        #expect(!StrideOneInputGradient.applies(to: try geometry(3, 1, 3)))
+        #expect(!StrideOneInputGradient.applies(to: try geometry(3, 2, 1)))
+    }
+}

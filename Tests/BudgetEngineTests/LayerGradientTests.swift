@@ -62,6 +62,9 @@ import Testing
         try expectGradients(conv, try GradientCheck.normal(c.6, seed: 9))
         conv.pixelMajorOverride = true
         try expectGradients(conv, try GradientCheck.normal(c.6, seed: 9))
+        // Stride 1: the input gradient by col2im as well as by the transposed convolution.
+        conv.transposedGradientOverride = false
+        try expectGradients(conv, try GradientCheck.normal(c.6, seed: 9))
     }
 
     /// The first layer of a model skips its input gradient; the parameter gradients must not change.

@@ -16,6 +16,10 @@
 ///     db[o]            += Σ dy_n[o, :]
 ///     dx_n              = col2im(Wᵀ · dy_n)   (skipped when the input gradient is not needed)
 ///
+/// For stride 1 (and padding below the kernel) the input gradient is instead the forward
+/// convolution of `dy_n` with the flipped, transposed kernel (`StrideOneInputGradient`): a
+/// product with inner dimension `out·k·k` rather than `out`, and no scatter-add.
+///
 /// When an output plane has many more pixels than there are output channels, OpenBLAS runs
 /// `W · cols` (a short, wide product) at less than half its speed: measured on 2 Zen cores,
 /// 32 → 196 × 288 took 262 µs, and the same product written pixel-major, `y_nᵀ[OH·OW, out] =
@@ -45,6 +49,8 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     var workersOverride: Int?
     /// When set, forces the forward product's form (tests run both against the naive loops).
     var pixelMajorOverride: Bool?
+    /// When set to false, stride-1 input gradients take col2im too (tests compare both).
+    var transposedGradientOverride: Bool?
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -63,6 +69,7 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     private let partialGradients = Tensor(shape: [0])
     private var input: Tensor?
     private var geometry: WindowGeometry?
+    private let strideOneGradient = StrideOneInputGradient()
 
     public init(
         inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
@@ -122,6 +129,11 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     /// always computes the same way.
     private func prefersPixelMajorProduct(_ g: WindowGeometry) -> Bool {
         pixelMajorOverride ?? (g.outPixels >= 2 * outChannels && g.patchSize >= 32)
+    }
+
+    /// Whether the input gradient is a convolution of the output gradient (a rule of shape).
+    private func usesTransposedGradient(_ g: WindowGeometry) -> Bool {
+        (transposedGradientOverride ?? true) && StrideOneInputGradient.applies(to: g)
     }
 
     /// Whether an input of this shape gets the pixel-major forward product (for tests).
@@ -207,14 +219,18 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
         try gradInput.resize(batch: n, like: x.shape, for: "\(summary) input gradient")
         let workers = workerCount(batch: n)
         let wantInput = needsInputGradient, hasBias = bias != nil
-        try prepareScratch(g, workers: workers, forGradient: wantInput)
+        let transposed = wantInput && usesTransposedGradient(g)
+        if transposed {
+            try strideOneGradient.prepare(weight: weight.value.data, outChannels: outChannels, forward: g, workers: workers, owner: summary)
+        }
+        try prepareScratch(g, workers: workers, forGradient: wantInput && !transposed)
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
         let partialSize = patch * o + o
         try partialGradients.resize(toShape: [workers, partialSize], for: "\(summary) partial gradients")
         partialGradients.zero()
 
         let w = weight.value.data, xs = x.data, dys = dy.data, dxs = gradInput.data
-        let partials = partialGradients.data, paddedGrads = paddedGradients.data
+        let partials = partialGradients.data, paddedGrads = paddedGradients.data, strideOneGradient = strideOneGradient
         let outPlane = o * pixels
         parallelSlices(n, workers: workers) { worker, images in
             let dWt = partials + worker * partialSize, db = dWt + patch * o
@@ -230,6 +246,10 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
                     for channel in 0..<o { db[channel] += rowSum(dyImage + channel * pixels, count: pixels) }
                 }
                 guard wantInput else { continue }
+                if transposed {
+                    strideOneGradient.inputGradient(dyImage, into: dxs + image * g.imageSize, inChannels: inChannels, worker: worker)
+                    continue
+                }
                 // dcols[C·k·k, OH·OW] = Wᵀ · dy_n, reusing the column buffer; then fold back.
                 BLAS.gemm(
                     transA: true, transB: false, m: patch, n: pixels, k: o,
