@@ -40,6 +40,34 @@ import Testing
         #expect(bn.runningMean[0] == 1 && bn.runningVariance[1] == 0.25, "evaluation must not move the running statistics")
     }
 
+    /// The one-read statistics against a double-precision two-pass reference, on inputs where
+    /// `E[x²] − E[x]²` in Float would lose every digit: values 1000 + N(0, 1) with an outlier
+    /// (0) first, so no shift by a single value saves it either.
+    @Test func batchNormStatisticsSurviveALargeOffsetAndAnOutlier() throws {
+        let bn = try BatchNorm(channels: 2, kind: .twoD)
+        let x = try GradientCheck.normal([4, 2, 5, 7], seed: 31)
+        for i in 0..<x.count { x[i] += 1000 }
+        x[0] = 0
+        let y = try bn.forward(x)
+        let (n, c, spatial) = (4, 2, 35)
+        for ch in 0..<c {
+            var values: [Double] = []
+            for item in 0..<n { for i in 0..<spatial { values.append(Double(x[(item * c + ch) * spatial + i])) } }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
+            let expectedRunningVariance = 0.9 + 0.1 * variance * Double(values.count) / Double(values.count - 1)
+            #expect(abs(Double(bn.runningMean[ch]) - 0.1 * mean) < 1e-3)
+            #expect(abs(Double(bn.runningVariance[ch]) - expectedRunningVariance) < 1e-3 * expectedRunningVariance)
+            for item in 0..<n {
+                for i in 0..<spatial {
+                    let index = (item * c + ch) * spatial + i
+                    let expected = (Double(x[index]) - mean) / (variance + 1e-5).squareRoot()
+                    #expect(abs(Double(y[index]) - expected) < 2e-3, "channel \(ch), value \(index)")
+                }
+            }
+        }
+    }
+
     @Test func batchNormNeedsTwoValuesPerChannelToTrain() throws {
         let bn = try BatchNorm(channels: 3, kind: .oneD)
         let error = try #require(throws: EngineError.self) { try bn.forward(Tensor(shape: [1, 3])) }

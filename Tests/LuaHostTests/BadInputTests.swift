@@ -107,6 +107,13 @@ import Testing
         // Found by fuzz-lua-options on the code before this suite (an allocation of 2^40 floats).
         Case(name: "a ResNet stem of 2^32 input channels", script: "require('budgetrain.models').resnet { in_channels = 2^32 }",
              expect: ["Conv2d(4294967296 -> 16, 3x3) weight: shape [16, 4294967296, 3, 3] holds 618475290624 values"]),
+        // Found by fuzz-lua-options (a 10-minute run): ipairs over a table whose __index never
+        // ends looped for ever.
+        Case(name: "an MLP whose hidden sizes never end",
+             script: "require('budgetrain.models').mlp { hidden = setmetatable({}, { __index = function() return 1 end, __len = function() return 2^40 end }) }",
+             expect: ["bad field 'hidden' to 'models.mlp' (a list of at most 1000 layer sizes expected)"]),
+        Case(name: "an MLP of 2000 hidden layers", script: "local h = {} for i = 1, 2000 do h[i] = 4 end\nrequire('budgetrain.models').mlp { hidden = h }",
+             expect: ["bad field 'hidden' to 'models.mlp'"]),
         Case(name: "schedule.truncated 200,000 times", script: "local s = schedule.linear()\nfor i = 1, 200000 do s = schedule.truncated(s) end",
              expect: ["exp.lua:2: truncated: schedules nest 201 levels deep; at most 200 are allowed"]),
         Case(name: "schedule.warmup 300 times", script: "local s = schedule.cosine()\nfor i = 1, 300 do s = schedule.warmup(0.1, s) end",

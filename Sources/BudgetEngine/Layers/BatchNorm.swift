@@ -9,6 +9,9 @@
 /// channel). In evaluation mode the running statistics are used instead. γ starts at 1, β at 0,
 /// the running mean at 0 and the running variance at 1; momentum m = 0.1, ε = 1e-5.
 ///
+/// The batch statistics take one read of the input from memory (see `batchStatistics`), the
+/// output a second; x̂ is not stored but recomputed from the input in backward.
+///
 /// Backward in training mode (with x̂ the normalised input and 1/σ̂ = 1/√(σ² + ε)):
 ///
 ///     dβ = Σ dy,   dγ = Σ dy·x̂,   dx = γ/σ̂ · (dy − mean(dy) − x̂ · mean(dy·x̂))
@@ -41,10 +44,12 @@ public final class BatchNorm: Layer {
 
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
-    /// x̂ of the last forward pass, kept for backward.
-    private let normalized = Tensor(shape: [0])
-    /// 1/√(σ² + ε) per channel, of the statistics the last forward pass used.
+    /// The input of the last forward pass (backward recomputes x̂ from it: one stream less to
+    /// write and keep than storing x̂).
+    private var input: Tensor?
+    /// 1/√(σ² + ε) and μ per channel, of the statistics the last forward pass used.
     private let inverseStd = Tensor(shape: [0])
+    private let usedMean = Tensor(shape: [0])
     /// Whether the last forward pass used batch statistics (backward must match it).
     private var forwardUsedBatchStatistics = true
 
@@ -68,6 +73,7 @@ public final class BatchNorm: Layer {
         runningVariance = Tensor(shape: [channels])
         runningVariance.fill(1)
         try inverseStd.resize(toShape: [channels], for: "\(summary) statistics")
+        try usedMean.resize(toShape: [channels], for: "\(summary) statistics")
     }
 
     public var summary: String { (kind == .oneD ? "BatchNorm1d" : "BatchNorm2d") + "(\(channels))" }
@@ -100,29 +106,20 @@ public final class BatchNorm: Layer {
                 "\(summary): training needs more than one value per channel to compute batch statistics, got input \(x.shape.shapeString)")
         }
         try output.resize(batch: n, like: x.shape, for: "\(summary) output")
-        try normalized.resize(batch: n, like: x.shape, for: "\(summary) normalised input")
+        input = x
         forwardUsedBatchStatistics = isTraining
 
-        let xs = x.data, ys = output.data, xhat = normalized.data
+        let xs = x.data, ys = output.data
         let gamma = weight.value.data, beta = bias.value.data
-        let rMean = runningMean.data, rVar = runningVariance.data, invStd = inverseStd.data
+        let rMean = runningMean.data, rVar = runningVariance.data, invStd = inverseStd.data, means = usedMean.data
         let training = isTraining, m = statisticsFactor ?? Double(momentum), eps = Double(epsilon)
         parallelRanges(c, minimumPerThread: max(1, (1 << 15) / max(perChannel, 1))) { range in
             for ch in range {
                 let mean: Double, variance: Double
                 if training {
-                    // Two passes: the mean, then the squared deviations from it. Each row is
-                    // reduced in vector lanes of Float, the rows' sums in Double.
-                    var sum = 0.0
-                    for item in 0..<n { sum += Double(rowSum(xs + (item * c + ch) * spatial, count: spatial)) }
-                    mean = sum / Double(perChannel)
-                    var squares = 0.0
-                    for item in 0..<n {
-                        squares += Double(rowSquaredDeviations(xs + (item * c + ch) * spatial, count: spatial, center: Float(mean)))
-                    }
-                    variance = squares / Double(perChannel)
+                    (mean, variance) = Self.batchStatistics(xs, channel: ch, n: n, channels: c, spatial: spatial)
                     rMean[ch] = Float((1 - m) * Double(rMean[ch]) + m * mean)
-                    let unbiased = squares / Double(perChannel - 1)
+                    let unbiased = variance * Double(perChannel) / Double(perChannel - 1)
                     rVar[ch] = Float((1 - m) * Double(rVar[ch]) + m * unbiased)
                 } else {
                     mean = Double(rMean[ch])
@@ -130,52 +127,76 @@ public final class BatchNorm: Layer {
                 }
                 let inv = 1 / (variance + eps).squareRoot()
                 invStd[ch] = Float(inv)
-                let shift = Float(-mean * inv), scale = Float(inv)
-                let g = gamma[ch], b = beta[ch]
+                means[ch] = Float(mean)
+                // y = γ·x̂ + β = x·(γ/σ̂) + (β − μ·γ/σ̂)
+                let scale = Float(Double(gamma[ch]) * inv), shift = Float(Double(beta[ch]) - mean * Double(gamma[ch]) * inv)
                 for item in 0..<n {
                     let offset = (item * c + ch) * spatial
-                    let v = xs + offset, h = xhat + offset, y = ys + offset
-                    for i in 0..<spatial {
-                        let normalizedValue = v[i] * scale + shift
-                        h[i] = normalizedValue
-                        y[i] = g * normalizedValue + b
-                    }
+                    let v = xs + offset, y = ys + offset
+                    for i in 0..<spatial { y[i] = v[i] * scale + shift }
                 }
             }
         }
         return output
     }
 
+    /// Batch mean and biased variance of channel `ch` of `xs` `[n, channels, spatial]`, reading
+    /// the input from memory once: each row (one image's plane) is reduced twice while it is
+    /// in cache (its sum, then its squared deviations from its own mean, in Float vector
+    /// lanes), and the rows are merged in Double by Chan et al.'s pairwise update, which is
+    /// free of the cancellation of `E[x²] − E[x]²`.
+    private static func batchStatistics(
+        _ xs: UnsafePointer<Float>, channel ch: Int, n: Int, channels c: Int, spatial: Int
+    ) -> (mean: Double, variance: Double) {
+        var mean = 0.0, squares = 0.0, count = 0.0
+        let rowCount = Double(spatial)
+        for item in 0..<n {
+            let row = xs + (item * c + ch) * spatial
+            let rowMean = Double(rowSum(row, count: spatial)) / rowCount
+            let rowSquares = Double(rowSquaredDeviations(row, count: spatial, center: Float(rowMean)))
+            let delta = rowMean - mean, merged = count + rowCount
+            mean += delta * rowCount / merged
+            squares += rowSquares + delta * delta * count * rowCount / merged
+            count = merged
+        }
+        return (mean, squares / count)
+    }
+
     public func backward(_ dy: Tensor) throws -> Tensor {
-        guard dy.shape == normalized.shape, !dy.shape.isEmpty else {
-            throw shapeError(self, expected: "gradient \(normalized.shape.shapeString) after forward", got: dy.shape)
+        guard let x = input, dy.shape == x.shape, dy.shape == output.shape, !dy.shape.isEmpty else {
+            throw shapeError(self, expected: "gradient \(output.shape.shapeString) after forward", got: dy.shape)
         }
         let n = dy.shape[0], c = channels
         let spatial = dy.count / max(n * c, 1)
         let perChannel = n * spatial
         try gradInput.resize(batch: n, like: dy.shape, for: "\(summary) input gradient")
-        let dys = dy.data, dxs = gradInput.data, xhat = normalized.data
+        let dys = dy.data, dxs = gradInput.data, xs = x.data
         let gamma = weight.value.data, dGamma = weight.gradient.data, dBeta = bias.gradient.data
-        let invStd = inverseStd.data, batchStatistics = forwardUsedBatchStatistics
+        let invStd = inverseStd.data, means = usedMean.data, batchStatistics = forwardUsedBatchStatistics
         parallelRanges(c, minimumPerThread: max(1, (1 << 15) / max(perChannel, 1))) { range in
             for ch in range {
-                var sumDy = 0.0, sumDyXhat = 0.0
+                // x̂ = (x − μ)/σ̂ is recomputed from the input rather than stored.
+                let mean = means[ch], inv = invStd[ch]
+                var sumDy = 0.0, sumDyCentered = 0.0
                 for item in 0..<n {
                     let offset = (item * c + ch) * spatial
-                    sumDy += Double(rowSum(dys + offset, count: spatial))
-                    sumDyXhat += Double(rowDot(dys + offset, xhat + offset, count: spatial))
+                    let (s, d) = rowSumAndCenteredDot(dys + offset, xs + offset, count: spatial, center: mean)
+                    sumDy += Double(s)
+                    sumDyCentered += Double(d)
                 }
+                let sumDyXhat = sumDyCentered * Double(inv)
                 dBeta[ch] += Float(sumDy)
                 dGamma[ch] += Float(sumDyXhat)
-                let scale = gamma[ch] * invStd[ch]
+                let scale = gamma[ch] * inv
                 // Batch statistics depend on x: subtract the mean gradient and its projection
                 // on x̂. Running statistics are constants: a plain scaling.
                 let meanDy = batchStatistics ? Float(sumDy / Double(perChannel)) : 0
                 let meanDyXhat = batchStatistics ? Float(sumDyXhat / Double(perChannel)) : 0
+                let slope = inv * meanDyXhat
                 for item in 0..<n {
                     let offset = (item * c + ch) * spatial
-                    let g = dys + offset, h = xhat + offset, dx = dxs + offset
-                    for i in 0..<spatial { dx[i] = scale * (g[i] - meanDy - h[i] * meanDyXhat) }
+                    let g = dys + offset, v = xs + offset, dx = dxs + offset
+                    for i in 0..<spatial { dx[i] = scale * (g[i] - meanDy - (v[i] - mean) * slope) }
                 }
             }
         }

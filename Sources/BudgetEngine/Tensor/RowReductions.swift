@@ -56,3 +56,24 @@ func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) ->
     }
     return sum
 }
+
+/// `(Σ g[i], Σ g[i] · (x[i] − center))` in one pass.
+@inline(__always)
+func rowSumAndCenteredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, center: Float) -> (sum: Float, dot: Float) {
+    var sums = SIMD8<Float>(), dots = SIMD8<Float>()
+    let c = SIMD8<Float>(repeating: center)
+    var i = 0
+    while i + 8 <= count {
+        let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+        sums += gv
+        dots += gv * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - c)
+        i += 8
+    }
+    var sum = sums.sum(), dot = dots.sum()
+    while i < count {
+        sum += g[i]
+        dot += g[i] * (x[i] - center)
+        i += 1
+    }
+    return (sum, dot)
+}

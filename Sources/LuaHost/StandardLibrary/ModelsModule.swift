@@ -48,9 +48,15 @@ end
 --   models.mlp { inputs = 784, hidden = {256, 256}, classes = 10, activation = "relu" }
 function M.mlp(opts)
   local o = options("models.mlp", opts, { inputs = 784, hidden = { 256, 256 }, classes = 10, activation = "relu" })
+  -- The sizes are read raw and bounded: a table's __index or __len must not make the loop
+  -- endless.
+  if type(o.hidden) ~= "table" or getmetatable(o.hidden) ~= nil or rawlen(o.hidden) > 1000 then
+    error("bad field 'hidden' to 'models.mlp' (a list of at most 1000 layer sizes expected)", 2)
+  end
   local model = nn.Sequential { nn.Flatten() }
   local width = o.inputs
-  for _, h in ipairs(o.hidden) do
+  for i = 1, rawlen(o.hidden) do
+    local h = rawget(o.hidden, i)
     model:add(nn.Linear(width, h))
     model:add(activation("models.mlp", o.activation))
     width = h
