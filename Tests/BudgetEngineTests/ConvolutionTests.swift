@@ -142,9 +142,9 @@ import Testing
     }
 }
 
-/// The input gradient of stride-1 convolutions as a convolution of the output gradient
-/// (`StrideOneInputGradient`) against the definition, term by term.
-@Suite struct ConvolutionInputGradientTests {
+/// The backward pass of stride-1 convolutions from the columns of the output gradient
+/// (`StrideOneBackward`) against the definitions, term by term.
+@Suite struct ConvolutionStrideOneBackwardTests {
     /// `dx[n, c, h, w] = Σ_{o, ki, kj} W[o, c, ki, kj] · dy[n, o, (h + p − ki)/s, (w + p − kj)/s]`
     /// over the output positions that exist, in double precision.
     private func naiveInputGradient(_ conv: Conv2d, inputShape: [Int], _ dy: Tensor) -> [Double] {
@@ -173,6 +173,33 @@ import Testing
         return dx
     }
 
+    /// `dW[o, c, ki, kj] = Σ_{n, i, j} dy[n, o, i, j] · x[n, c, i·s − p + ki, j·s − p + kj]`.
+    private func naiveWeightGradient(_ conv: Conv2d, _ x: Tensor, _ dy: Tensor) -> [Double] {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (k, s, p, o) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
+        let (oh, ow) = (dy.shape[2], dy.shape[3])
+        var dW = [Double](repeating: 0, count: o * c * k * k)
+        for item in 0..<n {
+            for out in 0..<o {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        let g = Double(dy[((item * o + out) * oh + i) * ow + j])
+                        for ch in 0..<c {
+                            for ki in 0..<k {
+                                for kj in 0..<k {
+                                    let row = i * s - p + ki, col = j * s - p + kj
+                                    guard row >= 0, row < h, col >= 0, col < w else { continue }
+                                    dW[((out * c + ch) * k + ki) * k + kj] += g * Double(x[((item * c + ch) * h + row) * w + col])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dW
+    }
+
     /// The paper's ResNet shapes (3x3 "same" at 28, 14 and 7 pixels, 16 to 64 channels) and
     /// others (1x1, 5x5, no padding, padding 2 of a 3x3: `p′ = 0`), on 1 and 2 workers,
     /// both forms of the product; each against the naive sum and against col2im.
@@ -190,10 +217,20 @@ import Testing
             let y = try conv.forward(x)
             let dy = try GradientCheck.normal(y.shape, seed: 23)
             let reference = naiveInputGradient(conv, inputShape: c.4, dy)
+            let referenceWeights = naiveWeightGradient(conv, x, dy)
             conv.transposedGradientOverride = nil
+            conv.weight.gradient.zero()
             let transposed = try conv.backward(dy).values
+            let weights = conv.weight.gradient.values
             conv.transposedGradientOverride = false
+            conv.weight.gradient.zero()
             let scattered = try conv.backward(dy).values
+            let scatteredWeights = conv.weight.gradient.values
+            // dW sums N·H·W ≤ 2352 terms of size ~1.
+            let worstWeight = zip(weights, referenceWeights).map { abs(Double($0) - $1) }.max() ?? .infinity
+            let weightsApart = zip(weights, scatteredWeights).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worstWeight < 2e-3, "\(conv.summary), \(workers) workers: dW differs from the definition by \(worstWeight)")
+            #expect(weightsApart < 2e-3, "\(conv.summary), \(workers) workers: the two paths' dW differ by \(weightsApart)")
             // Float32 products of at most out·k·k = 576 terms of size ~0.1 against double sums.
             let worst = zip(transposed, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
             let apart = zip(transposed, scattered).map { abs($0 - $1) }.max() ?? .infinity
@@ -206,10 +243,10 @@ import Testing
         func geometry(_ k: Int, _ s: Int, _ p: Int) throws -> WindowGeometry {
             try #require(try WindowGeometry(channels: 2, height: 9, width: 9, kernel: k, stride: s, padding: p, owner: "test"))
         }
-        #expect(StrideOneInputGradient.applies(to: try geometry(3, 1, 1)))
-        #expect(StrideOneInputGradient.applies(to: try geometry(1, 1, 0)))
-        #expect(StrideOneInputGradient.applies(to: try geometry(3, 1, 2)))
-        #expect(!StrideOneInputGradient.applies(to: try geometry(3, 1, 3)))
-        #expect(!StrideOneInputGradient.applies(to: try geometry(3, 2, 1)))
+        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 1)))
+        #expect(StrideOneBackward.applies(to: try geometry(1, 1, 0)))
+        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 2)))
+        #expect(!StrideOneBackward.applies(to: try geometry(3, 1, 3)))
+        #expect(!StrideOneBackward.applies(to: try geometry(3, 2, 1)))
     }
 }

@@ -16,9 +16,11 @@
 ///     db[o]            += Σ dy_n[o, :]
 ///     dx_n              = col2im(Wᵀ · dy_n)   (skipped when the input gradient is not needed)
 ///
-/// For stride 1 (and padding below the kernel) the input gradient is instead the forward
-/// convolution of `dy_n` with the flipped, transposed kernel (`StrideOneInputGradient`): a
-/// product with inner dimension `out·k·k` rather than `out`, and no scatter-add.
+/// For stride 1 (and padding below the kernel, with the input gradient wanted) backward works
+/// from the columns of `dy_n` instead (`StrideOneBackward`): the input gradient is the forward
+/// convolution of `dy_n` with the flipped, transposed kernel (a product with inner dimension
+/// `out·k·k` rather than `out`, and no scatter-add), and the weight gradient the product of
+/// those columns with the image itself (no second im2col of the input).
 ///
 /// When an output plane has many more pixels than there are output channels, OpenBLAS runs
 /// `W · cols` (a short, wide product) at less than half its speed: measured on 2 Zen cores,
@@ -65,11 +67,11 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
     private let paddedGradients = Tensor(shape: [0])
     /// One pixel-major output plane per worker, `[workers, OH·OW · out]` (see `forward`).
     private let pixelMajorOutputs = Tensor(shape: [0])
-    /// Per-worker partial gradients `[workers, in·k·k · out + out]`: dWᵀ then db.
+    /// Per-worker partial gradients `[workers, in·k·k · out + out]`: dWᵀ (or `StrideOneBackward`'s G) then db.
     private let partialGradients = Tensor(shape: [0])
     private var input: Tensor?
     private var geometry: WindowGeometry?
-    private let strideOneGradient = StrideOneInputGradient()
+    private let strideOneBackward = StrideOneBackward()
 
     public init(
         inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
@@ -133,7 +135,7 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
 
     /// Whether the input gradient is a convolution of the output gradient (a rule of shape).
     private func usesTransposedGradient(_ g: WindowGeometry) -> Bool {
-        (transposedGradientOverride ?? true) && StrideOneInputGradient.applies(to: g)
+        (transposedGradientOverride ?? true) && StrideOneBackward.applies(to: g)
     }
 
     /// Whether an input of this shape gets the pixel-major forward product (for tests).
@@ -221,7 +223,7 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
         let wantInput = needsInputGradient, hasBias = bias != nil
         let transposed = wantInput && usesTransposedGradient(g)
         if transposed {
-            try strideOneGradient.prepare(weight: weight.value.data, outChannels: outChannels, forward: g, workers: workers, owner: summary)
+            try strideOneBackward.prepare(weight: weight.value.data, outChannels: outChannels, forward: g, workers: workers, owner: summary)
         }
         try prepareScratch(g, workers: workers, forGradient: wantInput && !transposed)
         let (o, pixels, patch) = (outChannels, g.outPixels, g.patchSize)
@@ -230,26 +232,28 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
         partialGradients.zero()
 
         let w = weight.value.data, xs = x.data, dys = dy.data, dxs = gradInput.data
-        let partials = partialGradients.data, paddedGrads = paddedGradients.data, strideOneGradient = strideOneGradient
+        let partials = partialGradients.data, paddedGrads = paddedGradients.data, strideOneBackward = strideOneBackward
         let outPlane = o * pixels
         parallelSlices(n, workers: workers) { worker, images in
             let dWt = partials + worker * partialSize, db = dWt + patch * o
             for image in images {
                 let dyImage = dys + image * outPlane
+                if hasBias {
+                    for channel in 0..<o { db[channel] += rowSum(dyImage + channel * pixels, count: pixels) }
+                }
+                if transposed {
+                    strideOneBackward.backward(
+                        dyImage, input: xs + image * g.imageSize, inputGradient: dxs + image * g.imageSize,
+                        partial: dWt, inChannels: inChannels, worker: worker)
+                    continue
+                }
                 let col = unfold(g, xs, image: image, worker: worker)
                 // dWᵀ[C·k·k, out] += cols[C·k·k, OH·OW] · dy_nᵀ[OH·OW, out]
                 BLAS.gemm(
                     transA: false, transB: true, m: patch, n: o, k: pixels,
                     a: col, lda: pixels, b: dyImage, ldb: pixels,
                     beta: 1, c: dWt, ldc: o)
-                if hasBias {
-                    for channel in 0..<o { db[channel] += rowSum(dyImage + channel * pixels, count: pixels) }
-                }
                 guard wantInput else { continue }
-                if transposed {
-                    strideOneGradient.inputGradient(dyImage, into: dxs + image * g.imageSize, inChannels: inChannels, worker: worker)
-                    continue
-                }
                 // dcols[C·k·k, OH·OW] = Wᵀ · dy_n, reusing the column buffer; then fold back.
                 BLAS.gemm(
                     transA: true, transB: false, m: patch, n: pixels, k: o,
@@ -266,12 +270,16 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
             }
         }
 
-        // Sum the workers' partial gradients into the parameters' (transposing dWᵀ back).
+        // Sum the workers' partial gradients into the parameters' (dWᵀ or G, then db).
         let dW = weight.gradient.data
         for worker in 0..<workers {
             let dWt = partials + worker * partialSize
-            for r in 0..<patch {
-                for channel in 0..<o { dW[channel * patch + r] += dWt[r * o + channel] }
+            if transposed {
+                StrideOneBackward.addWeightGradient(dWt, into: dW, outChannels: o, inChannels: inChannels, kernel: kernel)
+            } else {
+                for r in 0..<patch {
+                    for channel in 0..<o { dW[channel * patch + r] += dWt[r * o + channel] }
+                }
             }
             if let b = bias {
                 let db = dWt + patch * o

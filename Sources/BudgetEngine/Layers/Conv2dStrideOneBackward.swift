@@ -1,5 +1,6 @@
-/// The input gradient of a stride-1 convolution, computed as a forward convolution of the
-/// output gradient (the "transposed convolution" identity):
+/// The backward pass of a stride-1 convolution from the columns of the output gradient. The
+/// input gradient is a forward convolution of the output gradient (the "transposed
+/// convolution" identity):
 ///
 ///     dx[c, h, w] = Σ_{o, ki, kj} W[o, c, ki, kj] · dy[o, h + p − ki, w + p − kj]
 ///                 = Σ_{o, a, b}  W'[c, o, a, b] · dy[o, h − p' + a, w − p' + b]
@@ -7,13 +8,20 @@
 /// with the flipped, transposed kernel `W'[c, o, a, b] = W[o, c, k−1−a, k−1−b]` and padding
 /// `p' = k − 1 − p` (so it applies where `p ≤ k − 1`, as in every "same" convolution): an
 /// `[out, OH, OW]` gradient padded by `p'` gives back `H × W` pixels. Per image that is im2col of
-/// `dy_n` (`[out·k·k, H·W]`) and one product `dx_n[C, H·W] = W'[C, out·k·k] · cols`, instead of
-/// `Wᵀ · dy_n` (inner dimension `out` only, writing a `[C·k·k, OH·OW]` matrix) followed by the
-/// scatter-add of col2im. Like the forward pass, the product runs pixel-major where the plane is
-/// wide (`dx_nᵀ = colsᵀ · W'ᵀ`, then transposed), by the same rule of shape.
+/// `dy_n`, `cols[(o, a, b), h·W + w] = dy[o, h − p' + a, w − p' + b]`, and one product
+/// `dx_n[C, H·W] = W'[C, out·k·k] · cols`, instead of `Wᵀ · dy_n` (inner dimension `out` only,
+/// writing a `[C·k·k, OH·OW]` matrix) followed by the scatter-add of col2im. Like the forward
+/// pass, the product runs pixel-major where the plane is wide (`dx_nᵀ = colsᵀ · W'ᵀ`, then
+/// transposed), by the same rule of shape.
+///
+/// The same columns give the weight gradient with the input image itself as the other factor,
+/// so the input needs no im2col in backward:
+///
+///     dW[o, c, ki, kj] = Σ_{h, w} dy[o, h + p − ki, w + p − kj] · x[c, h, w]
+///                      = G[(o, k−1−ki, k−1−kj), c],   G[out·k·k, C] = cols · x_nᵀ
 ///
 /// Owns its per-worker scratch: one padded output gradient and one column matrix per worker.
-final class StrideOneInputGradient {
+final class StrideOneBackward {
     /// `W'[C, out·k·k]`, rebuilt from the weight at every backward pass.
     private let flipped = Tensor(shape: [0])
     private let paddedGradients = Tensor(shape: [0])
@@ -64,14 +72,22 @@ final class StrideOneInputGradient {
         dg.outPixels >= 2 * c && dg.patchSize >= 32
     }
 
-    /// `dx_n[C, H, W]` from `dy_n[out, OH, OW]` in worker `worker`'s buffers (after `prepare`).
-    func inputGradient(_ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, inChannels c: Int, worker: Int) {
+    /// For one image: `dx_n[C, H, W]` from `dy_n[out, OH, OW]`, and `G += cols · x_nᵀ` into
+    /// the worker's `partial` `[out·k·k, C]` (see `addWeightGradient`), in worker `worker`'s
+    /// buffers (after `prepare`).
+    func backward(
+        _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
+        partial: UnsafeMutablePointer<Float>, inChannels c: Int, worker: Int
+    ) {
         guard let dg = geometry else { return }
         let padded = paddedGradients.data + worker * (dg.paddedImageSize + WindowGeometry.slack)
         let col = columns.data + worker * (dg.columnSize + WindowGeometry.slack)
         dg.pad(dy, into: padded)
         dg.im2col(padded: padded, into: col)
         let (pixels, patch) = (dg.outPixels, dg.patchSize)
+        // G[out·k·k, C] += cols[out·k·k, H·W] · x_n[C, H·W]ᵀ
+        BLAS.gemm(transA: false, transB: true, m: patch, n: c, k: pixels,
+                  a: col, lda: pixels, b: x, ldb: pixels, beta: 1, c: partial, ldc: c)
         if Self.prefersPixelMajor(dg, inChannels: c) {
             // dx_nᵀ[H·W, C] = cols[out·k·k, H·W]ᵀ · W'[C, out·k·k]ᵀ, then transposed.
             let dxT = pixelMajorInputs.data + worker * (c * pixels)
@@ -84,6 +100,17 @@ final class StrideOneInputGradient {
         } else {
             BLAS.gemm(transA: false, transB: false, m: c, n: pixels, k: patch,
                       a: flipped.data, lda: patch, b: col, ldb: pixels, beta: 0, c: dx, ldc: pixels)
+        }
+    }
+
+    /// `dW[o, c, ki, kj] += G[(o, k−1−ki, k−1−kj), c]` for a `G` summed by `backward`.
+    static func addWeightGradient(_ partial: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>, outChannels o: Int, inChannels c: Int, kernel k: Int) {
+        let kk = k * k
+        for out in 0..<o {
+            for ch in 0..<c {
+                let target = dW + (out * c + ch) * kk
+                for i in 0..<kk { target[i] += partial[(out * kk + kk - 1 - i) * c + ch] }
+            }
         }
     }
 }
