@@ -90,7 +90,7 @@ def main():
     seconds = time.perf_counter() - start
     examples = sum(min(batch, len(x) - (s % per_epoch) * batch) for s in range(warmup, steps + warmup))
     print(json.dumps({"model": name, "examples_per_second": examples / seconds, "seconds": seconds,
-                      "steps": steps, "loss": float(loss)}))
+                      "steps": steps, "loss": float(loss.detach())}))
 
 
 if __name__ == "__main__":
