@@ -201,17 +201,20 @@ import Testing
     }
 
     /// The paper's ResNet shapes (3x3 "same" at 28, 14 and 7 pixels, 16 to 64 channels) and
-    /// others (1x1, 5x5, no padding, padding 2 of a 3x3: `p′ = 0`), on 1 and 2 workers,
-    /// both forms of the product; each against the naive sum and against col2im.
+    /// others (1x1, 5x5, padding 2 of a 3x3: `p′ = 0`), on 1 and 2 workers, both forms of the
+    /// product; each against the naive sums and against the col2im path. The last field says
+    /// whether the shape takes `StrideOneBackward` (more output than input channels, or a
+    /// "valid" convolution whose dy columns are larger, do not).
     @Test(arguments: [
-        (16, 16, 3, 1, [3, 16, 28, 28]), (32, 32, 3, 1, [2, 32, 14, 14]), (64, 64, 3, 1, [2, 64, 7, 7]),
-        (1, 16, 3, 1, [2, 1, 28, 28]), (4, 8, 1, 0, [2, 4, 5, 5]), (3, 2, 5, 2, [2, 3, 6, 7]),
-        (2, 3, 3, 0, [2, 2, 5, 4]), (2, 3, 3, 2, [2, 2, 4, 4]),
+        (16, 16, 3, 1, [3, 16, 28, 28], true), (32, 32, 3, 1, [2, 32, 14, 14], true), (64, 64, 3, 1, [2, 64, 7, 7], true),
+        (8, 4, 1, 0, [2, 8, 5, 5], true), (3, 2, 5, 2, [2, 3, 6, 7], true), (3, 2, 3, 2, [2, 3, 4, 4], true),
+        (1, 16, 3, 1, [2, 1, 28, 28], false), (16, 32, 3, 1, [2, 16, 14, 14], false), (3, 2, 3, 0, [2, 3, 5, 4], false),
     ])
-    func matchesTheDefinitionAndCol2im(_ c: (Int, Int, Int, Int, [Int])) throws {
+    func matchesTheDefinitionAndCol2im(_ c: (Int, Int, Int, Int, [Int], Bool)) throws {
         var rng = RandomGenerator(seed: 21)
         let conv = try Conv2d(inChannels: c.0, outChannels: c.1, kernel: c.2, padding: c.3, bias: false, rng: &rng)
         let x = try GradientCheck.normal(c.4, seed: 22)
+        #expect(try conv.usesStrideOneBackward(for: c.4) == c.5, "\(conv.summary) on \(c.4)")
         for workers in [1, 2] {
             conv.workersOverride = workers
             let y = try conv.forward(x)
@@ -239,14 +242,16 @@ import Testing
         }
     }
 
-    @Test func appliesToStrideOneWithPaddingBelowTheKernel() throws {
+    @Test func appliesToStrideOneWithPaddingBelowTheKernelAndNoWiderOutput() throws {
         func geometry(_ k: Int, _ s: Int, _ p: Int) throws -> WindowGeometry {
             try #require(try WindowGeometry(channels: 2, height: 9, width: 9, kernel: k, stride: s, padding: p, owner: "test"))
         }
-        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 1)))
-        #expect(StrideOneBackward.applies(to: try geometry(1, 1, 0)))
-        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 2)))
-        #expect(!StrideOneBackward.applies(to: try geometry(3, 1, 3)))
-        #expect(!StrideOneBackward.applies(to: try geometry(3, 2, 1)))
+        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 1), outChannels: 2))
+        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 1), outChannels: 1))
+        #expect(!StrideOneBackward.applies(to: try geometry(3, 1, 1), outChannels: 3))
+        #expect(StrideOneBackward.applies(to: try geometry(1, 1, 0), outChannels: 2))
+        #expect(StrideOneBackward.applies(to: try geometry(3, 1, 2), outChannels: 2))
+        #expect(!StrideOneBackward.applies(to: try geometry(3, 1, 3), outChannels: 2))
+        #expect(!StrideOneBackward.applies(to: try geometry(3, 2, 1), outChannels: 2))
     }
 }

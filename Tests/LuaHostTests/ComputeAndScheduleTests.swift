@@ -19,6 +19,23 @@ import Testing
         #expect(host.global("train_flops").intValue == 1_219_584)
     }
 
+    /// `budgetrain peak` measures a positive GFLOP/s and names what it measured; bad sizes are
+    /// usage errors.
+    @Test func peakCommand() throws {
+        let dir = try TemporaryDirectory()
+        let peak = try runBudgetrain(["peak", "--threads", "1", "--size", "128", "--repeats", "2"], in: dir.path)
+        #expect(peak.status == 0, "\(peak.stderr)")
+        let fields = peak.stdout.split(separator: " ")
+        #expect(fields.first == "sgemm_peak:" && fields.count > 2 && fields[2] == "GFLOP/s", "\(peak.stdout)")
+        #expect((fields.count > 1 ? Double(fields[1]) : nil).map { $0 > 0 } == true, "\(peak.stdout)")
+        #expect(peak.stdout.contains("n=128, 1 threads, best of 2"))
+        for bad in [["--size", "8"], ["--size", "100000"], ["--repeats", "0"], ["--threads", "0"]] {
+            let outcome = try runBudgetrain(["peak"] + bad, in: dir.path)
+            #expect(outcome.status == 2, "\(bad): \(outcome.stderr)")
+            #expect(outcome.stderr.contains(bad[0]), "\(bad): \(outcome.stderr)")
+        }
+    }
+
     @Test func budgetsInExamplesAndFLOPs() throws {
         let dir = try TemporaryDirectory()
         let host = try runScript(luaPrelude + """

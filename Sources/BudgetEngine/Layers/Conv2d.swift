@@ -16,7 +16,8 @@
 ///     db[o]            += Σ dy_n[o, :]
 ///     dx_n              = col2im(Wᵀ · dy_n)   (skipped when the input gradient is not needed)
 ///
-/// For stride 1 (and padding below the kernel, with the input gradient wanted) backward works
+/// For stride 1 (padding below the kernel, no more output than input channels, the input
+/// gradient wanted) backward works
 /// from the columns of `dy_n` instead (`StrideOneBackward`): the input gradient is the forward
 /// convolution of `dy_n` with the flipped, transposed kernel (a product with inner dimension
 /// `out·k·k` rather than `out`, and no scatter-add), and the weight gradient the product of
@@ -135,7 +136,12 @@ public final class Conv2d: Layer, InputGradientOptional, OwnWorkers {
 
     /// Whether the input gradient is a convolution of the output gradient (a rule of shape).
     private func usesTransposedGradient(_ g: WindowGeometry) -> Bool {
-        (transposedGradientOverride ?? true) && StrideOneBackward.applies(to: g)
+        (transposedGradientOverride ?? true) && StrideOneBackward.applies(to: g, outChannels: outChannels)
+    }
+
+    /// Whether an input of this shape gets `StrideOneBackward` (for tests).
+    func usesStrideOneBackward(for inputShape: [Int]) throws -> Bool {
+        usesTransposedGradient(try geometry(for: inputShape))
     }
 
     /// Whether an input of this shape gets the pixel-major forward product (for tests).

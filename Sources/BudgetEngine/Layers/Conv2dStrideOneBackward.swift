@@ -31,8 +31,14 @@ final class StrideOneBackward {
     private(set) var geometry: WindowGeometry?
     private var workers = 0
 
-    /// Whether a convolution of this geometry can take this path.
-    static func applies(to g: WindowGeometry) -> Bool { g.stride == 1 && g.padding <= g.kernel - 1 }
+    /// Whether a convolution of this geometry takes this path: stride 1 and `p ≤ k − 1`, and
+    /// the columns of `dy` (`out·k·k × H·W`) no larger than those of `x` (`C·k·k × OH·OW`),
+    /// that is no more output than input channels in a "same" convolution. Where the output has
+    /// more channels, unfolding `dy` costs more than the second unfolding of `x` it saves (the
+    /// 16 → 32 convolution of a small MNIST CNN trained 9% slower this way).
+    static func applies(to g: WindowGeometry, outChannels o: Int) -> Bool {
+        g.stride == 1 && g.padding <= g.kernel - 1 && o * g.height * g.width <= g.channels * g.outPixels
+    }
 
     /// The window over an output gradient `[out, OH, OW]` of forward geometry `g`.
     static func gradientGeometry(of g: WindowGeometry, outChannels: Int, owner: String) throws -> WindowGeometry? {
