@@ -160,7 +160,6 @@ def main():
         jobs_measure(args, env, passes)
 
     starts = []
-    starts = []
     for _ in range(passes):
         t0 = time.time()
         r = ours("mlp", 1)

@@ -17,11 +17,11 @@
 ///     dx_n              = col2im(Wᵀ · dy_n)   (skipped when the input gradient is not needed)
 ///
 /// For stride 1 (padding below the kernel, no more output than input channels, the input
-/// gradient wanted) backward works
-/// from the columns of `dy_n` instead (`StrideOneBackward`): the input gradient is the forward
-/// convolution of `dy_n` with the flipped, transposed kernel (a product with inner dimension
-/// `out·k·k` rather than `out`, and no scatter-add), and the weight gradient the product of
-/// those columns with the image itself (no second im2col of the input).
+/// gradient wanted) backward works from the columns of `dy_n` instead (`StrideOneBackward`):
+/// the input gradient is the forward convolution of `dy_n` with the flipped, transposed kernel
+/// (a product with inner dimension `out·k·k` rather than `out`, and no scatter-add), and the
+/// weight gradient the product of those columns with the image itself (no second im2col of
+/// the input).
 ///
 /// When an output plane has many more pixels than there are output channels, OpenBLAS runs
 /// `W · cols` (a short, wide product) at less than half its speed: measured on 2 Zen cores,
