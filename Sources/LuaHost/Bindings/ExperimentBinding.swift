@@ -100,50 +100,21 @@ public final class ExperimentDeclaration: CellServing {
         position = o.state.position(level: 1)
         (train, test) = try TrainRequest.readData(o)
         validation = try TrainRequest.readValidation(o)
-        model = try ModelSource(o, host: host)
-        if model.isModule {
-            throw o.bad("model", "a module instance would carry its trained weights from run to run; pass a factory that builds the model, e.g. model = function(cfg) return nn.Sequential { ... } end")
-        }
-        makeLoss = try o.object("loss", as: LossHandle.self)?.make ?? { CrossEntropy() }
-        guard let optimizer = try o.object("optimizer", as: OptimizerHandle.self) else {
-            throw o.mismatch("optimizer", expected: "optimizer (e.g. optim.sgd { lr = 0.1 })")
-        }
-        self.optimizer = optimizer.spec
-        batchSize = try o.integer("batch_size", default: 128)
-        guard batchSize > 0 else { throw o.bad("batch_size", "a positive integer expected, got \(batchSize)") }
+        (model, makeLoss, optimizer, batchSize) = try DeclarationFields.readRunIngredients(o, host: host)
         guard let fullBudget = try TrainRequest.readBudget(o, key: "full_budget") else {
             throw o.mismatch("full_budget", expected: "table { epochs = n } | { iterations = n } | { seconds = s }")
         }
         let budgets = try Self.readBudgets(o)
         let scheduleList = try Self.readSchedules(o)
         schedules = Dictionary(scheduleList, uniquingKeysWith: { a, _ in a })
-        let seeds = try (o.numbers("seeds") ?? [Double(host.options.seed)]).map { x -> UInt64 in
-            guard let n = UInt64(exactly: x) else { throw o.bad("seeds", "seeds must be integers >= 0, got \(x)") }
-            return n
-        }
+        let seeds = try DeclarationFields.readSeeds(o, host: host)
         evaluateAt = try Self.progressPoints(o, "eval_at") ?? [1.0]
-        var gradNormAt: [Double] = []
-        var probeExamples: Int?
-        var stepGradNorm = false
-        try o.nested("probes", fields: ["grad_norm", "examples", "step_grad_norm"]) { p in
-            guard let p else { return }
-            gradNormAt = try Self.progressPoints(p, "grad_norm") ?? []
-            probeExamples = try p.integer("examples")
-            stepGradNorm = try p.boolean("step_grad_norm", default: false)
-        }
-        self.gradNormAt = gradNormAt
-        logsStepGradientNorm = stepGradNorm
+        (gradNormAt, probeData, logsStepGradientNorm) = try DeclarationFields.readProbes(o, train: train)
         targets = try Self.targets(o)
-        if let n = probeExamples {
-            guard n > 0 else { throw o.bad("probes.examples", "a positive number of examples expected, got \(n)") }
-            probeData = n < train.count ? try train.subset(count: n, seed: 0) : nil
-        } else {
-            probeData = nil
-        }
         varied = try Self.readVaried(o)
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
         shareTrunks = try o.boolean("share_trunks", default: true)
-        averaging = try AverageBinding.read(o, optimizer: optimizer.spec)
+        averaging = try AverageBinding.read(o, optimizer: optimizer)
         do {
             plan = try ExperimentPlan(
                 name: name, fullBudget: fullBudget, budgets: budgets, schedules: scheduleList.map(\.0), seeds: seeds,

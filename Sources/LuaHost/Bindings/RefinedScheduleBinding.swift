@@ -43,7 +43,7 @@ extension ScriptHost {
     func checkDeclaredSource(_ path: String, field o: LuaOptions) throws {
         let wanted = (path as NSString).standardizingPath
         for case let experiment as ExperimentDeclaration in declarations {
-            let folder = options.outputDirectory + "/" + SafeName.folder(for: experiment.plan.name)
+            let folder = sweepDirectory(for: experiment.plan.name)
             for cell in experiment.plan.cells {
                 let run = ((folder + "/" + SafeName.folder(for: cell.run)) as NSString).standardizingPath
                 guard wanted == run || wanted == run + "/metrics.jsonl" else { continue }

@@ -85,17 +85,7 @@ public final class SearchDeclaration: CellServing {
         let name = try o.required("name", "string") { o.state.string(at: $0) }
         position = o.state.position(level: 1)
         (train, test) = try TrainRequest.readData(o)
-        model = try ModelSource(o, host: host)
-        if model.isModule {
-            throw o.bad("model", "a module instance would carry its trained weights from run to run; pass a factory, e.g. model = function(cfg) return nn.Sequential { ... } end")
-        }
-        makeLoss = try o.object("loss", as: LossHandle.self)?.make ?? { CrossEntropy() }
-        guard let optimizer = try o.object("optimizer", as: OptimizerHandle.self) else {
-            throw o.mismatch("optimizer", expected: "optimizer (e.g. optim.sgd { lr = 0.1 })")
-        }
-        self.optimizer = optimizer.spec
-        batchSize = try o.integer("batch_size", default: 128)
-        guard batchSize > 0 else { throw o.bad("batch_size", "a positive integer expected, got \(batchSize)") }
+        (model, makeLoss, optimizer, batchSize) = try DeclarationFields.readRunIngredients(o, host: host)
         let base = try o.schedule("schedule") ?? LinearSchedule()
         truncated = try o.boolean("truncated", default: false)
         schedule = truncated ? try TruncatedSchedule(base) : base
@@ -103,10 +93,7 @@ public final class SearchDeclaration: CellServing {
         let seedValue = try o.integer("seed", default: 0)
         guard seedValue >= 0 else { throw o.bad("seed", "a seed >= 0 expected, got \(seedValue)") }
         seed = UInt64(seedValue)
-        seeds = try (o.numbers("seeds") ?? [Double(host.options.seed)]).map { x -> UInt64 in
-            guard let n = UInt64(exactly: x) else { throw o.bad("seeds", "seeds must be integers >= 0, got \(x)") }
-            return n
-        }
+        seeds = try DeclarationFields.readSeeds(o, host: host)
         guard !seeds.isEmpty, Set(seeds).count == seeds.count else { throw o.bad("seeds", "a list of distinct seeds expected") }
         metric = try o.string("metric", default: "test_accuracy")
         guard ResultRow.searchMetrics.contains(metric) else {
@@ -116,21 +103,7 @@ public final class SearchDeclaration: CellServing {
             throw o.bad("data", "a search ranks configurations by \(metric): give data = { train = ..., test = validation set }")
         }
         evaluateAt = try ExperimentDeclaration.progressPoints(o, "eval_at") ?? [1.0]
-        var gradNormAt: [Double] = [], probeExamples: Int?, stepGradNorm = false
-        try o.nested("probes", fields: ["grad_norm", "examples", "step_grad_norm"]) { p in
-            guard let p else { return }
-            gradNormAt = try ExperimentDeclaration.progressPoints(p, "grad_norm") ?? []
-            probeExamples = try p.integer("examples")
-            stepGradNorm = try p.boolean("step_grad_norm", default: false)
-        }
-        self.gradNormAt = gradNormAt
-        logsStepGradientNorm = stepGradNorm
-        if let n = probeExamples, n < train.count {
-            guard n > 0 else { throw o.bad("probes.examples", "a positive number of examples expected, got \(n)") }
-            probeData = try train.subset(count: n, seed: 0)
-        } else {
-            probeData = nil
-        }
+        (gradNormAt, probeData, logsStepGradientNorm) = try DeclarationFields.readProbes(o, train: train)
         checkpoint = try TrainRequest.readCheckpoint(o, default: .experimentDefault).policy
         reference = try o.string("reference")
 

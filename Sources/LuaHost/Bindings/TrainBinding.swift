@@ -147,7 +147,7 @@ struct TrainRequest {
         let checkpoint = try Self.readCheckpoint(o, default: .none, allowPath: true)
         if checkpoint.enabled {
             checkpointPath = checkpoint.path
-                ?? host.options.outputDirectory + "/" + SafeName.folder(for: name ?? "train") + "/checkpoint.safetensors"
+                ?? host.sweepDirectory(for: name ?? "train") + "/checkpoint.safetensors"
         }
         resume = host.options.sweep.resume
         spec = RunSpec(

@@ -12,7 +12,7 @@ struct ExperimentSweep {
     let host: ScriptHost
 
     var plan: ExperimentPlan { declaration.plan }
-    var directory: String { host.options.outputDirectory + "/" + SafeName.folder(for: plan.name) }
+    var directory: String { host.sweepDirectory(for: plan.name) }
 
     func run() throws {
         // Shape errors and bad schedules surface now, before any compute is spent.
@@ -34,7 +34,6 @@ struct ExperimentSweep {
 
     /// The script, its arguments, the grid and every setting its runs share.
     private func identity() -> SweepIdentity {
-        let source = host.scriptPath.flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
         var settings: [String: String] = [
             "full_budget": plan.fullBudget.description,
             "batch_size": String(declaration.batchSize),
@@ -50,7 +49,7 @@ struct ExperimentSweep {
         if let v = declaration.validation { settings["validation_data"] = "\(v.name), \(v.count) examples" }
         if let averaging = declaration.averaging { settings["average"] = averaging.description }
         if declaration.logsStepGradientNorm { settings["step_grad_norm"] = "logged" }
-        return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
+        return SweepIdentity(scriptSource: host.scriptSource, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
     /// `config.json`: the resolved grid and the machine, for people and tools to read.

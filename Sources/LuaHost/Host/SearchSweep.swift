@@ -20,7 +20,7 @@ struct SearchSweep {
     let host: ScriptHost
 
     var plan: ExperimentPlan { declaration.plan }
-    var directory: String { host.options.outputDirectory + "/" + SafeName.folder(for: plan.name) }
+    var directory: String { host.sweepDirectory(for: plan.name) }
 
     func run() throws {
         try declaration.check(in: host)
@@ -90,7 +90,6 @@ struct SearchSweep {
     /// The script, its arguments, every run the search may train and the settings they share.
     private func identity() -> SweepIdentity {
         let d = declaration
-        let source = host.scriptPath.flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
         let settings: [String: String] = [
             "search": description(),
             "max_budget": d.maxBudget.description,
@@ -106,7 +105,7 @@ struct SearchSweep {
             "metric": d.metric,
             "probes": "grad_norm at \(d.gradNormAt.map(\.formatted)), step_grad_norm \(d.logsStepGradientNorm)",
         ]
-        return SweepIdentity(scriptSource: source, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
+        return SweepIdentity(scriptSource: host.scriptSource, scriptArguments: host.scriptArguments, plan: plan, settings: settings)
     }
 
     private func description() -> String {
