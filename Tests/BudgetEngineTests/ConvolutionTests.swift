@@ -145,40 +145,18 @@ import Testing
 /// The backward pass of stride-1 convolutions from the columns of the output gradient
 /// (`StrideOneBackward`) against the definitions, term by term.
 @Suite struct ConvolutionStrideOneBackwardTests {
-    /// `dx[n, c, h, w] = Σ_{o, ki, kj} W[o, c, ki, kj] · dy[n, o, (h + p − ki)/s, (w + p − kj)/s]`
-    /// over the output positions that exist, in double precision.
-    private func naiveInputGradient(_ conv: Conv2d, inputShape: [Int], _ dy: Tensor) -> [Double] {
-        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let (k, s, p, o) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
-        let (oh, ow) = (dy.shape[2], dy.shape[3])
-        var dx = [Double](repeating: 0, count: n * c * h * w)
-        for item in 0..<n {
-            for out in 0..<o {
-                for i in 0..<oh {
-                    for j in 0..<ow {
-                        let g = Double(dy[((item * o + out) * oh + i) * ow + j])
-                        for ch in 0..<c {
-                            for ki in 0..<k {
-                                for kj in 0..<k {
-                                    let row = i * s - p + ki, col = j * s - p + kj
-                                    guard row >= 0, row < h, col >= 0, col < w else { continue }
-                                    dx[((item * c + ch) * h + row) * w + col] += g * Double(conv.weight.value[((out * c + ch) * k + ki) * k + kj])
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return dx
-    }
-
-    /// `dW[o, c, ki, kj] = Σ_{n, i, j} dy[n, o, i, j] · x[n, c, i·s − p + ki, j·s − p + kj]`.
-    private func naiveWeightGradient(_ conv: Conv2d, _ x: Tensor, _ dy: Tensor) -> [Double] {
+    /// Both gradients by definition, in double precision, each term once:
+    ///
+    ///     dx[n, c, h, w]   = Σ W[o, c, ki, kj] · dy[n, o, i, j]
+    ///     dW[o, c, ki, kj] = Σ x[n, c, h, w]   · dy[n, o, i, j]
+    ///
+    /// over every output position `(i, j)` and kernel offset with `h = i·s − p + ki`,
+    /// `w = j·s − p + kj` inside the image.
+    private func naiveGradients(_ conv: Conv2d, _ x: Tensor, _ dy: Tensor) -> (dx: [Double], dW: [Double]) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (k, s, p, o) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
         let (oh, ow) = (dy.shape[2], dy.shape[3])
-        var dW = [Double](repeating: 0, count: o * c * k * k)
+        var dx = [Double](repeating: 0, count: n * c * h * w), dW = [Double](repeating: 0, count: o * c * k * k)
         for item in 0..<n {
             for out in 0..<o {
                 for i in 0..<oh {
@@ -189,7 +167,9 @@ import Testing
                                 for kj in 0..<k {
                                     let row = i * s - p + ki, col = j * s - p + kj
                                     guard row >= 0, row < h, col >= 0, col < w else { continue }
-                                    dW[((out * c + ch) * k + ki) * k + kj] += g * Double(x[((item * c + ch) * h + row) * w + col])
+                                    let input = ((item * c + ch) * h + row) * w + col, weight = ((out * c + ch) * k + ki) * k + kj
+                                    dx[input] += g * Double(conv.weight.value[weight])
+                                    dW[weight] += g * Double(x[input])
                                 }
                             }
                         }
@@ -197,7 +177,7 @@ import Testing
                 }
             }
         }
-        return dW
+        return (dx, dW)
     }
 
     /// The paper's ResNet shapes (3x3 "same" at 28, 14 and 7 pixels, 16 to 64 channels) and
@@ -219,8 +199,7 @@ import Testing
             conv.workersOverride = workers
             let y = try conv.forward(x)
             let dy = try GradientCheck.normal(y.shape, seed: 23)
-            let reference = naiveInputGradient(conv, inputShape: c.4, dy)
-            let referenceWeights = naiveWeightGradient(conv, x, dy)
+            let (reference, referenceWeights) = naiveGradients(conv, x, dy)
             conv.transposedGradientOverride = nil
             conv.weight.gradient.zero()
             let transposed = try conv.backward(dy).values
