@@ -14,21 +14,8 @@
 --
 -- Results: runs/cooldowns/ (summary.md, report.html, results.csv, metrics per run).
 
-local epochs, quick, share = 2, false, true
-local i = 1
-while arg[i] do
-  if arg[i] == "--quick" then
-    quick = true
-  elseif arg[i] == "--no-trunks" then
-    share = false
-  elseif arg[i] == "--epochs" and tonumber(arg[i + 1]) then
-    epochs = tonumber(arg[i + 1])
-    i = i + 1
-  else
-    error(("unknown argument '%s' (expected --quick, --no-trunks or --epochs N)"):format(arg[i]), 0)
-  end
-  i = i + 1
-end
+local opts = require("budgetrain.args").parse(arg, { epochs = 2, quick = false, ["no-trunks"] = false })
+local epochs, quick, share = opts.epochs, opts.quick, not opts.no_trunks
 
 local fm = data.fashion_mnist { normalize = true }
 local budgets, seeds = { 0.05, 0.1, 0.25, 0.5, 1.0 }, { 1, 2 }

@@ -8,19 +8,8 @@
 -- Fashion-MNIST comes from Debian's dataset-fashion-mnist package; pass { dir = ... } to
 -- data.fashion_mnist to read another copy.
 
-local epochs, quick = 2, false
-local i = 1
-while arg[i] do
-  if arg[i] == "--quick" then
-    quick = true
-  elseif arg[i] == "--epochs" and tonumber(arg[i + 1]) then
-    epochs = tonumber(arg[i + 1])
-    i = i + 1
-  else
-    error(("unknown argument '%s' (expected --quick or --epochs N)"):format(arg[i]), 0)
-  end
-  i = i + 1
-end
+local opts = require("budgetrain.args").parse(arg, { epochs = 2, quick = false })
+local epochs, quick = opts.epochs, opts.quick
 
 local fm = data.fashion_mnist()
 if quick then

@@ -16,19 +16,8 @@
 --
 -- Results: runs/schedule-free/ and runs/scheduled/ (summary.md, report.html, results.csv).
 
-local epochs, quick = 1, false
-local i = 1
-while arg[i] do
-  if arg[i] == "--quick" then
-    quick = true
-  elseif arg[i] == "--epochs" and tonumber(arg[i + 1]) then
-    epochs = tonumber(arg[i + 1])
-    i = i + 1
-  else
-    error(("unknown argument '%s' (expected --quick or --epochs N)"):format(arg[i]), 0)
-  end
-  i = i + 1
-end
+local opts = require("budgetrain.args").parse(arg, { epochs = 1, quick = false })
+local epochs, quick = opts.epochs, opts.quick
 
 local fm = data.fashion_mnist { normalize = true }
 local budgets, seeds = { 0.05, 0.1, 0.25, 0.5, 1.0 }, { 1 }

@@ -24,19 +24,8 @@
 --   budgetrain run examples/search.lua -- --quick                -- seconds (tests use it)
 --   budgetrain rank runs/search-grid --budget 0.037037 --replay sh   -- the searches replayed on the grid
 
-local epochs, quick = 3, false
-local i = 1
-while arg[i] do
-  if arg[i] == "--quick" then
-    quick = true
-  elseif arg[i] == "--epochs" and tonumber(arg[i + 1]) then
-    epochs = tonumber(arg[i + 1])
-    i = i + 1
-  else
-    error(("unknown argument '%s' (expected --quick or --epochs N)"):format(arg[i]), 0)
-  end
-  i = i + 1
-end
+local opts = require("budgetrain.args").parse(arg, { epochs = 3, quick = false })
+local epochs, quick = opts.epochs, opts.quick
 
 local fm = data.fashion_mnist { normalize = true }
 local train_part, validation = fm.train:split(5 / 6, 1)   -- 50,000 to train, 10,000 to rank

@@ -13,6 +13,7 @@ public enum StandardLibrary {
 
     public static let modules: [Module] = [
         Module(name: "budgetrain.models", source: ModelsModule.source),
+        Module(name: "budgetrain.args", source: ArgsModule.source),
     ]
 
     public static func module(named name: String) -> Module? { modules.first { $0.name == name } }
